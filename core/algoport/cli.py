@@ -1,0 +1,122 @@
+"""``algoport …`` and the ``train`` / ``serve`` console scripts SageMaker runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from algoport.errors import AlgoportError
+from algoport.logs import setup_logging
+from algoport.plugins import ALGORITHMS_GROUP, EXTENSIONS_GROUP, PluginInfo, discover
+from algoport.version import __version__
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from algoport.training import run_training
+
+    setup_logging()
+    return run_training()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from algoport.serving.server import run_server
+
+    setup_logging()
+    return run_server()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from algoport.demo import run_demo
+
+    setup_logging()
+    return run_demo(args.workdir)
+
+
+def _plugin_row(info: PluginInfo, kind: str) -> dict[str, str | None]:
+    return {
+        "name": info.name,
+        "kind": kind,
+        "distribution": info.distribution,
+        "version": info.version,
+        "entry_point": info.value,
+    }
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    rows = [_plugin_row(i, "algorithm") for i in discover(ALGORITHMS_GROUP).values()]
+    rows += [_plugin_row(i, "extension") for i in discover(EXTENSIONS_GROUP).values()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print(
+            "No algoport plugins are installed. Install one, e.g. `pip install algoport-sklearn`."
+        )
+        return 0
+    headers = ("name", "kind", "distribution", "version", "entry_point")
+    table = [headers, *[tuple(str(row[h] or "-") for h in headers) for row in rows]]
+    widths = [max(len(line[i]) for line in table) for i in range(len(headers))]
+    for line in table:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="algoport",
+        description="Run SageMaker algorithm containers whose algorithms are plugins.",
+    )
+    parser.add_argument("--version", action="version", version=f"algoport {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="run the training job under /opt/ml")
+    train.set_defaults(func=cmd_train)
+
+    serve = commands.add_parser("serve", help="serve the model in /opt/ml/model over HTTP")
+    serve.set_defaults(func=cmd_serve)
+
+    plugins = commands.add_parser(
+        "plugins", help="list installed algorithms and extensions (imports none of them)"
+    )
+    plugins.add_argument("--json", action="store_true", help="print JSON for machines")
+    plugins.set_defaults(func=cmd_plugins)
+
+    demo = commands.add_parser(
+        "demo", help="train XGBoost on bundled data, serve it, predict and batch transform"
+    )
+    demo.add_argument("--workdir", type=Path, default=Path("algoport-demo"))
+    demo.set_defaults(func=cmd_demo)
+
+    from algoport.local.commands import add_local_commands
+
+    add_local_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Command = args.func
+    try:
+        return func(args)
+    except AlgoportError as exc:
+        print(f"algoport: {exc.kind}: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def train_entrypoint() -> None:
+    sys.exit(main(["train"]))
+
+
+def serve_entrypoint() -> None:
+    sys.exit(main(["serve"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+"""Media types: parsing, codecs, and ``Accept`` negotiation.
+
+A :class:`Codec` turns request bytes into what ``predict`` takes and predictions into
+response bytes for one media type. Plugins contribute codecs through the ``codecs`` hook
+(the built-in ones too); :class:`CodecTable` resolves a request's ``Content-Type`` and
+``Accept`` against them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from algoport.errors import AlgorithmError, PluginError, UserError
+
+Columns = dict[str, np.ndarray]
+Decoder = Callable[[bytes, "MediaType"], Any]
+Encoder = Callable[[Columns, "MediaType"], bytes]
+
+
+class UnsupportedMediaType(UserError):
+    http_status = 415
+
+
+class NotAcceptable(UserError):
+    http_status = 406
+
+
+@dataclass(frozen=True)
+class MediaType:
+    """``type/subtype`` with its parameters (``text/csv;label_size=0``)."""
+
+    type: str
+    subtype: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def essence(self) -> str:
+        return f"{self.type}/{self.subtype}"
+
+    @property
+    def quality(self) -> float:
+        try:
+            return float(self.params.get("q", "1"))
+        except ValueError:
+            return 0.0
+
+    def matches(self, essence: str) -> bool:
+        """Whether this media range (``*/*``, ``text/*``…) covers ``essence``."""
+        kind, _, sub = essence.partition("/")
+        if self.type == "*":
+            return True
+        return self.type == kind and self.subtype in ("*", sub)
+
+    @property
+    def specificity(self) -> int:
+        return (self.type != "*") + (self.subtype != "*")
+
+    @classmethod
+    def parse(cls, text: str) -> MediaType:
+        head, *rest = text.split(";")
+        kind, slash, sub = head.strip().lower().partition("/")
+        if not slash or not kind or not sub:
+            raise UnsupportedMediaType(
+                f"Media type {text.strip()!r} is malformed; expected type/subtype, e.g. text/csv."
+            )
+        params: dict[str, str] = {}
+        for part in rest:
+            key, eq, value = part.partition("=")
+            if eq:
+                params[key.strip().lower()] = value.strip().strip('"')
+        return cls(kind, sub, params)
+
+    def __str__(self) -> str:
+        tail = "".join(f";{k}={v}" for k, v in self.params.items())
+        return self.essence + tail
+
+
+def parse_accept(header: str) -> list[MediaType]:
+    ranges = []
+    for item in header.split(","):
+        if item.strip():
+            try:
+                ranges.append(MediaType.parse(item))
+            except UnsupportedMediaType:
+                continue
+    return ranges
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How one media type is read from requests and written to replies.
+
+    ``decode(body, media_type)`` returns what ``predict`` takes (the built-in codecs give a
+    2-D ``numpy.ndarray``, one row per record). ``encode(columns, media_type)`` gets the
+    predictions as columns (name → array of shape ``(n,)`` or ``(n, k)``) and returns bytes.
+    ``line_based`` says a body holds one record per line (batch transform keeps one output
+    line per input line). ``override=True`` lets a plugin replace a built-in codec.
+    """
+
+    media_type: str
+    decode: Decoder | None = None
+    encode: Encoder | None = None
+    line_based: bool = False
+    override: bool = False
+
+
+@dataclass(frozen=True)
+class ContentTypes:
+    """What an algorithm accepts and produces, each in order of preference."""
+
+    accepts: Sequence[str]
+    produces: Sequence[str]
+
+
+@dataclass
+class Invocation:
+    """One request as ``predict`` sees it, beyond the decoded data."""
+
+    content_type: MediaType
+    accept: MediaType
+    custom_attributes: str | None = None
+    target_model: str | None = None
+    inference_id: str | None = None
+    response_custom_attributes: str | None = None
+
+
+@dataclass(frozen=True)
+class RegisteredCodec:
+    codec: Codec
+    plugin: str
+
+
+class CodecTable:
+    """The codecs of one algorithm, checked for clashes, with its content types."""
+
+    def __init__(
+        self,
+        contributed: Iterable[tuple[str, Iterable[Codec]]],
+        content_types: ContentTypes | None,
+        *,
+        builtin_plugin: str,
+        algorithm: str,
+    ) -> None:
+        self.algorithm = algorithm
+        self.codecs: dict[str, RegisteredCodec] = {}
+        for plugin, codecs in contributed:
+            for codec in codecs:
+                self._add(RegisteredCodec(codec, plugin), builtin_plugin)
+        if content_types is None:
+            decodable = [t for t, c in self.codecs.items() if c.codec.decode]
+            encodable = [t for t, c in self.codecs.items() if c.codec.encode]
+            encodable.sort(key=lambda t: t != "application/json")
+            content_types = ContentTypes(decodable, encodable)
+        self.accepts = tuple(content_types.accepts)
+        self.produces = tuple(content_types.produces)
+        self._check_declared()
+
+    def _add(self, entry: RegisteredCodec, builtin_plugin: str) -> None:
+        essence = MediaType.parse(entry.codec.media_type).essence
+        held = self.codecs.get(essence)
+        if held is not None:
+            if held.plugin == builtin_plugin and entry.codec.override:
+                self.codecs[essence] = entry
+                return
+            hint = (
+                " To replace a built-in codec, give the new one override=True."
+                if held.plugin == builtin_plugin
+                else " Uninstall one of them."
+            )
+            raise PluginError(
+                f"Media type {essence!r} has two codecs, from plugin {held.plugin!r} and "
+                f"from plugin {entry.plugin!r}.{hint}"
+            )
+        self.codecs[essence] = entry
+
+    def _check_declared(self) -> None:
+        for essence in self.accepts:
+            codec = self.codecs.get(essence)
+            if codec is None or codec.codec.decode is None:
+                raise PluginError(
+                    f"Algorithm {self.algorithm!r} accepts {essence!r} but no installed codec "
+                    "decodes it; add a Codec for it in the plugin's codecs hook."
+                )
+        for essence in self.produces:
+            codec = self.codecs.get(essence)
+            if codec is None or codec.codec.encode is None:
+                raise PluginError(
+                    f"Algorithm {self.algorithm!r} produces {essence!r} but no installed codec "
+                    "encodes it; add a Codec for it in the plugin's codecs hook."
+                )
+        if not self.produces:
+            raise PluginError(f"Algorithm {self.algorithm!r} produces no media type.")
+
+    def decoder(self, content_type: str | None) -> tuple[Codec, MediaType]:
+        if not content_type:
+            media = MediaType.parse(self.accepts[0]) if self.accepts else None
+            if media is None:
+                raise UnsupportedMediaType("The algorithm accepts no request body.")
+        else:
+            media = MediaType.parse(content_type)
+        if media.essence not in self.accepts:
+            raise UnsupportedMediaType(
+                f"Content-Type {media.essence!r} is not supported; this endpoint accepts "
+                f"{', '.join(self.accepts)}."
+            )
+        return self.codecs[media.essence].codec, media
+
+    def encoder(self, accept: str | None, default: str | None) -> tuple[Codec, MediaType]:
+        fallback = default if default in self.produces else self.produces[0]
+        ranges = parse_accept(accept) if accept else []
+        if not ranges or all(r.essence == "*/*" for r in ranges):
+            return self.codecs[fallback].codec, MediaType.parse(fallback)
+        best: tuple[float, int, int] | None = None
+        chosen = None
+        for rank, essence in enumerate(self.produces):
+            matching = [(i, r) for i, r in enumerate(ranges) if r.matches(essence)]
+            if not matching:
+                continue
+            position, most_specific = max(matching, key=lambda ir: (ir[1].specificity, -ir[0]))
+            if most_specific.quality <= 0:
+                continue
+            is_wildcard = most_specific.essence == "*/*"
+            key = (
+                most_specific.quality,
+                -position,
+                -(0 if is_wildcard and essence == fallback else rank + 1),
+            )
+            if best is None or key > best:
+                best, chosen = key, (essence, most_specific)
+        if chosen is None:
+            raise NotAcceptable(
+                f"Accept {accept!r} matches nothing this endpoint produces; it produces "
+                f"{', '.join(self.produces)}."
+            )
+        essence, requested = chosen
+        params = {k: v for k, v in requested.params.items() if k != "q"}
+        kind, _, sub = essence.partition("/")
+        return self.codecs[essence].codec, MediaType(kind, sub, params)
+
+
+def prediction_columns(result: Any, n_records: int | None) -> Columns:
+    """Normalise what ``predict`` returned into named columns, one row per record."""
+    if isinstance(result, Mapping):
+        columns = {str(k): np.asarray(v) for k, v in result.items()}
+    else:
+        columns = {"score": np.asarray(result)}
+    if not columns:
+        raise AlgorithmError("predict returned no prediction columns.")
+    for name, array in columns.items():
+        if array.ndim == 0:
+            columns[name] = array.reshape(1)
+        elif array.ndim > 2:
+            raise AlgorithmError(
+                f"predict returned column {name!r} with shape {array.shape}; expected one "
+                "value or one vector per record, shape (n,) or (n, k)."
+            )
+    lengths = {name: len(array) for name, array in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise AlgorithmError(
+            f"predict returned columns of different lengths: {lengths}; each needs one entry "
+            "per record."
+        )
+    count = next(iter(lengths.values()))
+    if n_records is not None and count != n_records:
+        raise AlgorithmError(
+            f"predict returned {count} predictions for {n_records} records; expected one per "
+            "record."
+        )
+    return columns
+
+
+def record_count(data: Any) -> int | None:
+    """How many records a decoded request holds, when the core can tell."""
+    if isinstance(data, np.ndarray) and data.ndim >= 1:
+        return int(data.shape[0])
+    return None

@@ -1,0 +1,173 @@
+"""The hooks an algoport plugin implements: the plugin author's reference.
+
+An *algorithm plugin* is the object an entry point in the group ``algoport.algorithms``
+points at: a module, or a class (instantiated once with no arguments). The entry point's
+name is the algorithm's name, the one ``ALGOPORT_ALGORITHM`` selects. Mark each hook
+implementation with :data:`algoport.hookimpl`; argument names must match the spec below,
+and an implementation may take fewer arguments than the spec offers::
+
+    from algoport import hookimpl
+
+    @hookimpl
+    def load(model_dir):
+        return read_my_model(model_dir / "model.bin")
+
+    @hookimpl
+    def predict(model, data):
+        return model.predict(data)
+
+Every algorithm gets its own plugin manager holding, in order of registration:
+
+1. the built-in codecs plugin (``algoport.builtin_codecs``: csv, json, jsonlines, npy,
+   recordio-protobuf), which implements :func:`codecs` like any other plugin;
+2. every installed *extension* (entry-point group ``algoport.extensions``), which may add
+   codecs or wrap the algorithm's hooks with ``@hookimpl(wrapper=True)``;
+3. the algorithm plugin itself.
+
+What a clash does is said per hook. A hook implemented with an unknown name or an argument
+the spec does not offer stops start-up with an error naming the plugin and its
+distribution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from algoport.channels import ChannelSpec
+    from algoport.codecs import Codec, ContentTypes, Invocation
+    from algoport.hyperparameters import HyperParameter
+    from algoport.metrics import Metric
+    from algoport.training import TrainingJob
+
+PROJECT = "algoport"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec(firstresult=True)
+def hyperparameters() -> Sequence[HyperParameter]:  # type: ignore[empty-body]
+    """Declare the hyperparameters the algorithm accepts.
+
+    Runs: when a training job starts, before ``fit``, and for ``algoport spec``.
+    Return: a sequence of :class:`algoport.hp.HyperParameter` (``hp.Integer``,
+    ``hp.Float``, ``hp.Boolean``, ``hp.String``, ``hp.Categorical``, ``hp.List``).
+    The core coerces SageMaker's strings to these types, fills defaults, and rejects
+    unknown names, reporting every problem at once; ``fit`` sees only typed values.
+    Not implemented: the algorithm takes no hyperparameters, and any given is an error.
+    Clash: only the algorithm plugin may implement it; the first non-None result wins.
+    """
+
+
+@hookspec(firstresult=True)
+def channels() -> Sequence[ChannelSpec]:  # type: ignore[empty-body]
+    """Declare the input channels the algorithm reads.
+
+    Runs: when a training job starts, before ``fit``, and for ``algoport spec``.
+    Return: a sequence of :class:`algoport.ChannelSpec` (name, required, content types,
+    input modes). The core checks ``inputdataconfig.json`` against it: a missing required
+    channel, an undeclared channel, an unsupported content type or input mode is a user
+    error before ``fit`` runs. The first declared content type is the default when the
+    job names none.
+    Not implemented: any channel, content type and mode is accepted as given.
+    Clash: only the algorithm plugin may implement it; the first non-None result wins.
+    """
+
+
+@hookspec(firstresult=True)
+def metrics() -> Sequence[Metric]:  # type: ignore[empty-body]
+    """Declare the metrics ``fit`` logs with ``job.log_metric``.
+
+    Runs: for ``algoport spec`` (SageMaker ``MetricDefinitions`` and tuning objectives).
+    Return: a sequence of :class:`algoport.Metric`. The core writes the regex that matches
+    its own metric log lines, so names are all a plugin declares.
+    Clash: only the algorithm plugin may implement it; the first non-None result wins.
+    """
+
+
+@hookspec(firstresult=True)
+def fit(job: TrainingJob) -> None:
+    """Train a model and write it into ``job.model_dir``.
+
+    Runs: once, in the ``train`` process, after hyperparameters and channels are checked.
+    Arguments: ``job`` (:class:`algoport.TrainingJob`) carries typed ``hyperparameters``,
+    ``channels`` (each with ``files()`` and ``read()``), ``model_dir``,
+    ``output_data_dir``, ``checkpoint_dir``, the cluster (``resources``), ``log_metric``
+    and ``stop_requested``, set when SageMaker sends SIGTERM.
+    Return: None. Raise :class:`algoport.UserError` for problems the job's owner can fix
+    (its message becomes the failure reason); any other exception is an algorithm error.
+    Write model files with :func:`algoport.atomic_write` or into ``job.model_dir`` only
+    once complete. The core adds ``algoport-manifest.json`` beside them.
+    Not implemented: the algorithm can serve but not train; ``train`` says so.
+    Clash: only the algorithm plugin may implement it.
+    """
+
+
+@hookspec(firstresult=True)
+def load(model_dir: Path) -> Any:
+    """Load a trained model for serving.
+
+    Runs: once per server worker at start-up (and per model on a multi-model endpoint),
+    before ``/ping`` answers 200.
+    Arguments: ``model_dir`` is the directory ``fit`` wrote (``/opt/ml/model`` when
+    serving), already extracted from ``model.tar.gz``.
+    Return: the model object, any type; it is passed to ``predict`` unchanged and shared
+    by concurrent requests of that worker, so it must be safe to use from several threads
+    or guard itself. Raise to fail start-up; the cause is logged and ``serve`` exits
+    non-zero.
+    Clash: only the algorithm plugin may implement it.
+    """
+
+
+@hookspec(firstresult=True)
+def predict(model: Any, data: Any, invocation: Invocation) -> Any:
+    """Predict for one decoded request.
+
+    Runs: for every ``POST /invocations`` (and multi-model invoke), on a worker thread,
+    never on the event loop.
+    Arguments: ``model`` is what ``load`` returned; ``data`` is what the request's codec
+    decoded (for the built-in codecs, a 2-D float ``numpy.ndarray``, one row per record);
+    ``invocation`` (:class:`algoport.Invocation`) has the request's content type, the
+    negotiated response type, ``custom_attributes`` and a settable
+    ``response_custom_attributes``.
+    Return: one prediction per input record, as a ``numpy.ndarray`` (1-D: one value per
+    record, shown as ``score``; 2-D: a row per record) or a mapping of column name to
+    array, e.g. ``{"predicted_label": labels, "probabilities": probs}`` (shape ``(n,)`` or
+    ``(n, k)``). The built-in codecs encode it for the ``Accept`` type.
+    Raise :class:`algoport.UserError` for a request the model cannot use (400); any other
+    exception is an algorithm error (500).
+    Clash: only the algorithm plugin may implement it; extensions may wrap it.
+    """
+
+
+@hookspec
+def codecs() -> Sequence[Codec]:  # type: ignore[empty-body]
+    """Contribute codecs: how a media type is decoded from a request or encoded to a reply.
+
+    Runs: once, when the algorithm's plugin manager is built.
+    Return: a sequence of :class:`algoport.Codec`, each naming one media type
+    (``type/subtype``, no parameters) with a ``decode`` and/or ``encode`` function.
+    Clash: two plugins giving the same media type stop start-up, naming both, unless the
+    later one is an algorithm or extension codec with ``override=True`` replacing a
+    built-in one. Results from every plugin are collected.
+    """
+
+
+@hookspec(firstresult=True)
+def content_types() -> ContentTypes:  # type: ignore[empty-body]
+    """Say which media types the algorithm accepts in requests and produces in replies.
+
+    Runs: once, when serving starts, and for ``algoport spec``.
+    Return: :class:`algoport.ContentTypes` with ``accepts`` and ``produces``, each in order
+    of preference; every type must have a codec. The first of ``produces`` answers a
+    request with no ``Accept`` (or ``*/*``) unless ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``
+    names another it produces.
+    Not implemented: every type with a decoder is accepted and every type with an encoder
+    is produced, ``application/json`` first.
+    Clash: only the algorithm plugin may implement it; the first non-None result wins.
+    """

@@ -1,0 +1,318 @@
+"""Declared hyperparameters, and their coercion from the strings SageMaker sends.
+
+SageMaker writes every value of ``hyperparameters.json`` as a string. A plain ``Estimator``
+sends ``str(v)`` (``True``, ``0.1``, ``adam``); framework estimators send ``json.dumps(v)``
+(``true``, ``"\\"adam\\""``). Both spellings are accepted for every type.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from algoport.errors import AlgorithmError, UserError
+
+RESERVED_PREFIX = "sagemaker_"
+RESERVED_KEYS = frozenset({"_tuning_objective_metric"})
+
+
+class _Invalid(Exception):
+    """A value does not fit its declaration; carries the 'expected …' phrase."""
+
+
+def _unquote(raw: str) -> Any:
+    """JSON-decode a value when it is JSON (``"\\"adam\\""``, ``true``, ``[1,2]``)."""
+    text = raw.strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@dataclass(frozen=True, kw_only=True)
+class HyperParameter:
+    """One declared hyperparameter. Use the typed subclasses: ``Integer``, ``Float``…"""
+
+    name: str
+    default: Any = None
+    required: bool = False
+    description: str = ""
+    tunable: bool = False
+
+    type_name: ClassVar[str] = "FreeText"
+
+    def __post_init__(self) -> None:
+        if self.required and self.default is not None:
+            raise AlgorithmError(
+                f"Hyperparameter {self.name!r} is declared required and with a default; "
+                "a required hyperparameter has no default."
+            )
+
+    def expected(self) -> str:
+        """What a valid value looks like, for error messages."""
+        raise NotImplementedError
+
+    def convert(self, value: Any) -> Any:
+        """Turn an unquoted value into this type or raise ``_Invalid``."""
+        raise NotImplementedError
+
+    def coerce(self, raw: str) -> Any:
+        return self.convert(_unquote(raw))
+
+
+def _bounds(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    left = "(" if low is None or low_open else "["
+    right = ")" if high is None or high_open else "]"
+    lo = "-∞" if low is None else _num(low)
+    hi = "∞" if high is None else _num(high)
+    return f"{left}{lo}, {hi}{right}"
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Ranged(HyperParameter):
+    min: float | None = None
+    max: float | None = None
+    min_open: bool = False
+    max_open: bool = False
+
+    def _check_range(self, value: float) -> None:
+        too_low = self.min is not None and (
+            value < self.min or (self.min_open and value == self.min)
+        )
+        too_high = self.max is not None and (
+            value > self.max or (self.max_open and value == self.max)
+        )
+        if too_low or too_high:
+            raise _Invalid(self.expected())
+
+    def range_text(self) -> str:
+        return _bounds(self.min, self.max, self.min_open, self.max_open)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Integer(_Ranged):
+    type_name: ClassVar[str] = "Integer"
+
+    def expected(self) -> str:
+        return f"an integer in {self.range_text()}"
+
+    def convert(self, value: Any) -> int:
+        if isinstance(value, bool):
+            raise _Invalid(self.expected())
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, str):
+            try:
+                value = int(value.strip())
+            except ValueError:
+                raise _Invalid(self.expected()) from None
+        if not isinstance(value, int):
+            raise _Invalid(self.expected())
+        self._check_range(value)
+        return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Float(_Ranged):
+    type_name: ClassVar[str] = "Continuous"
+
+    def expected(self) -> str:
+        return f"a number in {self.range_text()}"
+
+    def convert(self, value: Any) -> float:
+        if isinstance(value, bool):
+            raise _Invalid(self.expected())
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise _Invalid(self.expected()) from None
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise _Invalid(self.expected())
+        self._check_range(float(value))
+        return float(value)
+
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Boolean(HyperParameter):
+    type_name: ClassVar[str] = "Categorical"
+
+    def expected(self) -> str:
+        return "true or false"
+
+    def convert(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise _Invalid(self.expected())
+
+
+@dataclass(frozen=True, kw_only=True)
+class String(HyperParameter):
+    type_name: ClassVar[str] = "FreeText"
+
+    def expected(self) -> str:
+        return "a string"
+
+    def convert(self, value: Any) -> str:
+        if isinstance(value, list | dict):
+            raise _Invalid(self.expected())
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    def coerce(self, raw: str) -> str:
+        # Only a JSON string is unquoted: '007' must stay '007', not become 7.
+        decoded = _unquote(raw)
+        return decoded if isinstance(decoded, str) else raw
+
+
+@dataclass(frozen=True, kw_only=True)
+class Categorical(HyperParameter):
+    choices: Sequence[str] = ()
+    type_name: ClassVar[str] = "Categorical"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.choices:
+            raise AlgorithmError(f"Categorical hyperparameter {self.name!r} declares no choices.")
+
+    def expected(self) -> str:
+        return "one of " + ", ".join(repr(c) for c in self.choices)
+
+    def convert(self, value: Any) -> str:
+        text = value if isinstance(value, str) else json.dumps(value)
+        if text not in self.choices:
+            raise _Invalid(self.expected())
+        return text
+
+    def coerce(self, raw: str) -> str:
+        if raw.strip() in self.choices:
+            return raw.strip()
+        return self.convert(_unquote(raw))
+
+
+@dataclass(frozen=True, kw_only=True)
+class List(HyperParameter):
+    """A list of ``item`` values: JSON (``[1, 2]``) or comma-separated (``1,2``)."""
+
+    item: HyperParameter = field(default_factory=lambda: String(name="item"))
+    min_length: int = 0
+    type_name: ClassVar[str] = "FreeText"
+
+    def expected(self) -> str:
+        return f"a list of {self.item.expected()}, as [a, b] or a,b"
+
+    def convert(self, value: Any) -> list[Any]:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("[") and text.endswith("]"):
+                text = text[1:-1]
+            value = [part.strip().strip("'\"") for part in text.split(",") if part.strip()]
+        if not isinstance(value, list):
+            value = [value]
+        if len(value) < self.min_length:
+            raise _Invalid(self.expected() + f" with at least {self.min_length} items")
+        try:
+            return [self.item.convert(v) for v in value]
+        except _Invalid:
+            raise _Invalid(self.expected()) from None
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str
+    message: str
+
+
+class HyperParameterSchema:
+    """A plugin's declarations, ready to coerce ``hyperparameters.json``."""
+
+    def __init__(self, declared: Iterable[HyperParameter], algorithm: str) -> None:
+        self.algorithm = algorithm
+        self.declared: dict[str, HyperParameter] = {}
+        for spec in declared:
+            if not isinstance(spec, HyperParameter):
+                raise AlgorithmError(
+                    f"Algorithm {algorithm!r} declared hyperparameter {spec!r}; expected an "
+                    "algoport.hp.HyperParameter such as hp.Integer(name=...)."
+                )
+            if spec.name in self.declared:
+                raise AlgorithmError(
+                    f"Algorithm {algorithm!r} declares hyperparameter {spec.name!r} twice."
+                )
+            self.declared[spec.name] = spec
+
+    def coerce(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Typed values for every declared name; raises one UserError listing all problems."""
+        problems: list[Problem] = []
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key.startswith(RESERVED_PREFIX) or key in RESERVED_KEYS:
+                continue
+            spec = self.declared.get(key)
+            if spec is None:
+                problems.append(Problem(key, self._unknown(key)))
+                continue
+            text = value if isinstance(value, str) else json.dumps(value)
+            try:
+                values[key] = spec.coerce(text)
+            except _Invalid as invalid:
+                shown = text if len(text) <= 80 else text[:77] + "..."
+                problems.append(
+                    Problem(key, f"Hyperparameter {key!r} has value {shown!r}; expected {invalid}.")
+                )
+        for name, spec in self.declared.items():
+            if name in values or any(p.key == name for p in problems):
+                continue
+            if spec.required:
+                problems.append(
+                    Problem(
+                        name,
+                        f"Hyperparameter {name!r} is required and missing; expected "
+                        f"{spec.expected()}. Set it in the training job's HyperParameters.",
+                    )
+                )
+            else:
+                values[name] = spec.default
+        if problems:
+            raise hyperparameter_error(problems)
+        return values
+
+    def _unknown(self, key: str) -> str:
+        known = sorted(self.declared)
+        if not known:
+            return (
+                f"Hyperparameter {key!r} is not accepted: algorithm {self.algorithm!r} takes "
+                "no hyperparameters. Remove it from the training job."
+            )
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return (
+            f"Hyperparameter {key!r} is not known to algorithm {self.algorithm!r}; "
+            f"it accepts {', '.join(known)}.{hint}"
+        )
+
+
+def hyperparameter_error(problems: Sequence[Problem]) -> UserError:
+    first = problems[0].message
+    if len(problems) > 1:
+        first += f" (and {len(problems) - 1} more hyperparameter problem"
+        first += "s)" if len(problems) > 2 else ")"
+    return UserError(first, details=[p.message for p in problems])

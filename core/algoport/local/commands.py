@@ -1,0 +1,207 @@
+"""``algoport local train|serve|transform|run``: argument parsing and the summaries printed."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from pathlib import Path
+from typing import Any
+
+from algoport.errors import UserError
+from algoport.local import runner
+from algoport.local.layout import ChannelInput, parse_hyperparameters
+from algoport.local.transform import TransformResult, TransformSettings, run_transform
+
+DEFAULT_WORKDIR = Path("algoport-local")
+
+
+def _key_values(pairs: list[str], flag: str) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq:
+            raise UserError(f"{flag} {pair!r} is malformed; expected NAME=VALUE.")
+        values[key] = value
+    return values
+
+
+def _channels(args: argparse.Namespace) -> list[ChannelInput]:
+    types = {name: args.content_type for name in _key_values(args.channel, "--channel")}
+    types = {k: v for k, v in types.items() if v}
+    types.update(_key_values(args.channel_content_type, "--channel-content-type"))
+    return [ChannelInput.parse(text, types) for text in args.channel]
+
+
+def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--algorithm", "-a", help="algorithm name (default: the only one installed)"
+    )
+    parser.add_argument(
+        "--channel",
+        "-c",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="a channel's data, a file or a directory (repeatable), e.g. train=data/train.csv",
+    )
+    parser.add_argument("--content-type", help="ContentType of every channel, e.g. text/csv")
+    parser.add_argument(
+        "--channel-content-type",
+        action="append",
+        default=[],
+        metavar="NAME=TYPE",
+        help="ContentType of one channel (repeatable)",
+    )
+    parser.add_argument(
+        "--hp",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a hyperparameter, passed as the string SageMaker would pass (repeatable)",
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=DEFAULT_WORKDIR, help="where jobs are laid out"
+    )
+
+
+def _add_transform_arguments(parser: argparse.ArgumentParser, *, inputs_flag: str) -> None:
+    parser.add_argument(
+        inputs_flag,
+        dest="inputs",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="a file or directory to transform (repeatable); one <file>.out per input file",
+    )
+    parser.add_argument("--transform-content-type", default="text/csv", help="request Content-Type")
+    parser.add_argument("--accept", help="request Accept (default: the container's)")
+    parser.add_argument(
+        "--max-payload-mb", type=int, help="MaxPayloadInMB (default: the container's)"
+    )
+    parser.add_argument(
+        "--strategy", choices=("MultiRecord", "SingleRecord"), default="MultiRecord"
+    )
+    parser.add_argument("--max-concurrent", type=int, help="MaxConcurrentTransforms")
+
+
+def _transform_settings(args: argparse.Namespace) -> TransformSettings:
+    return TransformSettings(
+        content_type=args.transform_content_type,
+        accept=args.accept,
+        max_payload_mb=args.max_payload_mb,
+        strategy=args.strategy,
+        max_concurrent=args.max_concurrent,
+    )
+
+
+def _report_transform(results: list[TransformResult]) -> int:
+    failed = [r for r in results if r.error]
+    for result in results:
+        if result.error:
+            print(f"transform failed: {result.input}: {result.error}")
+        else:
+            counts = f"{result.records} records, {result.batches} requests"
+            print(f"transform output: {result.output} ({counts})")
+    return 1 if failed else 0
+
+
+def _train(args: argparse.Namespace) -> runner.TrainOutcome:
+    job_dir = runner.new_job_dir(args.workdir, args.job_prefix)
+    outcome = runner.train(job_dir, args.algorithm, _channels(args), parse_hyperparameters(args.hp))
+    if outcome.returncode != 0:
+        reason = (outcome.failure or "no failure file was written").strip()
+        print(f"training failed (exit {outcome.returncode}): {reason}")
+        print(f"job directory: {outcome.job_dir}")
+    else:
+        print(f"model: {outcome.model_tarball}")
+        print(f"job directory: {outcome.job_dir}")
+    return outcome
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    return _train(args).returncode
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    serve_dir = runner.new_job_dir(args.workdir, "endpoint")
+    model_dir = runner.prepare_model(args.model, serve_dir)
+    server = runner.start_server(
+        model_dir, args.algorithm, port=args.port, workers=args.workers, capture_logs=False
+    )
+    print(f"endpoint: {server.url} (Ctrl-C stops it)", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+    try:
+        assert server.process is not None
+        return server.process.wait()
+    except KeyboardInterrupt:
+        return server.terminate()
+    finally:
+        server.stop()
+
+
+def cmd_transform(args: argparse.Namespace) -> int:
+    if not args.inputs:
+        raise UserError("Nothing to transform; give --input PATH.")
+    return _report_transform(
+        run_transform(args.endpoint, args.inputs, args.output, _transform_settings(args))
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    outcome = _train(args)
+    if outcome.model_tarball is None:
+        return outcome.returncode
+    model_dir = runner.prepare_model(outcome.model_tarball, outcome.job_dir / "endpoint")
+    server = runner.start_server(model_dir, args.algorithm)
+    try:
+        if not args.inputs:
+            print(f"endpoint was ready at {server.url}; no --transform-input given")
+            return 0
+        output = args.output or outcome.job_dir / "transform"
+        results = run_transform(server.url, args.inputs, output, _transform_settings(args))
+    finally:
+        code = server.terminate()
+        server.stop()
+    runner.progress(f"endpoint stopped (exit {code})")
+    return _report_transform(results) or (1 if code else 0)
+
+
+def add_local_commands(commands: Any) -> None:
+    local = commands.add_parser(
+        "local", help="run the SageMaker workflow on this machine: train, serve, transform"
+    )
+    stages = local.add_subparsers(dest="stage", required=True, metavar="STAGE")
+
+    train = stages.add_parser("train", help="lay out a training job, run train, pack model.tar.gz")
+    _add_training_arguments(train)
+    train.set_defaults(func=cmd_train, job_prefix="training")
+
+    serve = stages.add_parser(
+        "serve", help="extract a model.tar.gz and run serve in the foreground"
+    )
+    serve.add_argument(
+        "--model", "-m", type=Path, required=True, help="model.tar.gz or a model directory"
+    )
+    serve.add_argument("--algorithm", "-a")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    serve.set_defaults(func=cmd_serve)
+
+    transform = stages.add_parser(
+        "transform", help="batch transform files against a running endpoint"
+    )
+    transform.add_argument("--endpoint", default="http://127.0.0.1:8080")
+    transform.add_argument("--output", "-o", type=Path, default=Path("transform-output"))
+    _add_transform_arguments(transform, inputs_flag="--input")
+    transform.set_defaults(func=cmd_transform)
+
+    run = stages.add_parser("run", help="train, then serve the model and batch transform inputs")
+    _add_training_arguments(run)
+    _add_transform_arguments(run, inputs_flag="--transform-input")
+    run.add_argument("--output", "-o", type=Path, help="transform output (default: in the job dir)")
+    run.set_defaults(func=cmd_run, job_prefix="training")
+
+
+__all__ = ["add_local_commands"]

@@ -1,0 +1,1 @@
+"""``serve``: the inference half of the contract, on starlette and hypercorn."""

@@ -1,0 +1,182 @@
+"""The HTTP routes of one serving worker: ``/ping``, ``/invocations``, ``/execution-parameters``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from algoport.codecs import Codec, Invocation, MediaType, prediction_columns, record_count
+from algoport.errors import AlgoportError, AlgorithmError, UserError
+from algoport.plugins import Algorithm
+from algoport.serving.settings import ServingSettings
+
+log = logging.getLogger("algoport.serve")
+
+CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+
+
+class PayloadTooLarge(UserError):
+    http_status = 413
+
+
+class ModelHost:
+    """One algorithm's model, loaded in the background so the server answers at once."""
+
+    def __init__(self, algorithm: Algorithm, model_dir: Path) -> None:
+        self.algorithm = algorithm
+        self.model_dir = model_dir
+        self.model: Any = None
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+
+    def load(self) -> None:
+        log.info("loading model from %s with algorithm %r", self.model_dir, self.algorithm.name)
+        try:
+            self.algorithm.codecs  # noqa: B018 - codec clashes must fail start-up, not a request
+            self.model = self.algorithm.load(self.model_dir)
+        except BaseException as exc:
+            self.error = exc
+            raise
+        self.ready.set()
+        log.info("model loaded; ready for requests")
+
+    def invoke(self, body: bytes, decoder: Codec, encoder: Codec, invocation: Invocation) -> bytes:
+        """Decode, predict, encode: the whole request, run on a worker thread."""
+        assert decoder.decode is not None and encoder.encode is not None
+        data = decoder.decode(body, invocation.content_type)
+        try:
+            result = self.algorithm.predict(self.model, data, invocation)
+        except AlgoportError:
+            raise
+        except Exception as exc:
+            raise AlgorithmError(
+                f"Algorithm {self.algorithm.name!r} failed in predict: {type(exc).__name__}: {exc}"
+            ) from exc
+        columns = prediction_columns(result, record_count(data))
+        return encoder.encode(columns, invocation.accept)
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def create_app(
+    host: ModelHost,
+    settings: ServingSettings,
+    on_load_failure: Callable[[BaseException], None] | None = None,
+) -> Starlette:
+    """The Starlette app of one worker; the model loads when the app starts."""
+    executor = ThreadPoolExecutor(settings.predict_threads, thread_name_prefix="predict")
+    execution_parameters = json.dumps(
+        {
+            "MaxConcurrentTransforms": settings.max_concurrent_transforms,
+            "BatchStrategy": settings.batch_strategy,
+            "MaxPayloadInMB": settings.max_payload_mb,
+        }
+    ).encode()
+
+    def load_in_background() -> None:
+        try:
+            host.load()
+        except BaseException as exc:
+            log.error("loading the model failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
+            if on_load_failure is not None:
+                on_load_failure(exc)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        threading.Thread(target=load_in_background, name="load-model", daemon=True).start()
+        yield
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    async def ping(request: Request) -> Response:
+        if host.ready.is_set():
+            return Response(status_code=200)
+        return Response(status_code=503)
+
+    async def get_execution_parameters(request: Request) -> Response:
+        return Response(execution_parameters, media_type="application/json")
+
+    async def invocations(request: Request) -> Response:
+        try:
+            return await _invoke(request)
+        except AlgoportError as exc:
+            return _failed(exc.http_status, exc.message, exc)
+        except TimeoutError:
+            return _failed(
+                504,
+                f"predict took longer than {settings.timeout_seconds} s "
+                "(SAGEMAKER_MODEL_SERVER_TIMEOUT); send fewer records per request.",
+            )
+        except Exception as exc:
+            message = f"Unexpected error while serving the request: {type(exc).__name__}: {exc}"
+            return _failed(500, message, exc)
+
+    def _failed(status: int, message: str, exc: BaseException | None = None) -> Response:
+        if status >= 500:
+            log.error("POST /invocations %d: %s", status, message, exc_info=exc)
+        else:
+            log.warning("POST /invocations %d: %s", status, message)
+        return error_response(status, message)
+
+    async def _invoke(request: Request) -> Response:
+        if not host.ready.is_set():
+            return error_response(503, "The model is still loading; retry once /ping answers 200.")
+        headers = request.headers
+        limit = settings.max_payload_bytes
+        declared = headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise _too_large(int(declared), settings)
+        body = await request.body()
+        if len(body) > limit:
+            raise _too_large(len(body), settings)
+        if not body:
+            raise UserError("The request body is empty; send one or more records.")
+        table = host.algorithm.codecs
+        decoder, content_type = table.decoder(headers.get("content-type"))
+        encoder, accept = table.encoder(headers.get("accept"), settings.default_accept)
+        invocation = Invocation(
+            content_type=content_type,
+            accept=accept,
+            custom_attributes=headers.get(CUSTOM_ATTRIBUTES),
+            target_model=headers.get("x-amzn-sagemaker-target-model"),
+            inference_id=headers.get("x-amzn-sagemaker-inference-id"),
+        )
+        future = executor.submit(host.invoke, body, decoder, encoder, invocation)
+        payload = await asyncio.wait_for(asyncio.wrap_future(future), settings.timeout_seconds)
+        response_headers = {}
+        if invocation.response_custom_attributes is not None:
+            response_headers[CUSTOM_ATTRIBUTES] = invocation.response_custom_attributes
+        return Response(payload, media_type=accept.essence, headers=response_headers)
+
+    return Starlette(
+        routes=[
+            Route("/ping", ping, methods=["GET"]),
+            Route("/invocations", invocations, methods=["POST"]),
+            Route("/execution-parameters", get_execution_parameters, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def _too_large(size: int, settings: ServingSettings) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"The request body has {size} bytes; the limit is {settings.max_payload_mb} MB "
+        f"({settings.max_payload_bytes} bytes, SAGEMAKER_MAX_PAYLOAD_IN_MB). Split it into "
+        "smaller requests."
+    )
+
+
+__all__ = ["MediaType", "ModelHost", "create_app"]

@@ -1,0 +1,169 @@
+"""The ``serve`` process: bind at once, run hypercorn workers, drain on SIGTERM.
+
+The listening socket is bound before anything slow happens, so SageMaker's connection
+check passes within its 250 ms; each worker then imports the algorithm and loads the
+model in the background while ``/ping`` answers 503. A worker whose model fails to load
+stops the whole server with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from algoport.contract import ContractPaths
+from algoport.errors import AlgoportError
+from algoport.logs import setup_logging
+from algoport.manifest import Manifest
+from algoport.plugins import ALGORITHMS_GROUP, SELECT_VARIABLE, discover, select_algorithm
+from algoport.plugins import selected_algorithm as load_selected
+from algoport.serving.app import ModelHost, create_app
+from algoport.serving.settings import ServingSettings
+
+log = logging.getLogger("algoport.serve")
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def hypercorn_config(sock: socket.socket, settings: ServingSettings) -> Config:
+    config = Config()
+    config.bind = [f"fd://{sock.fileno()}"]
+    config.graceful_timeout = settings.graceful_seconds
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    # SageMaker's front end reuses connections; don't make it reconnect every 5 s.
+    config.keep_alive_timeout = 75
+    config.keep_alive_max_requests = 1_000_000
+    return config
+
+
+def serve_worker(sock: socket.socket, settings: ServingSettings, model_dir: Path) -> int:
+    """Run one worker on an already-listening socket until SIGTERM; return its exit code."""
+    try:
+        algorithm = load_selected(model_dir)
+    except AlgoportError as exc:
+        log.error("cannot serve: %s: %s", exc.kind, exc)
+        return exc.exit_code
+    host = ModelHost(algorithm, model_dir)
+    failures: list[BaseException] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+
+        def on_load_failure(exc: BaseException) -> None:
+            failures.append(exc)
+            loop.call_soon_threadsafe(stop.set)
+
+        # hypercorn's ASGI type is narrower than Starlette's signature; the app is ASGI 3.
+        app: Any = create_app(host, settings, on_load_failure)
+        await serve(app, hypercorn_config(sock, settings), shutdown_trigger=stop.wait)
+
+    with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+        runner.run(main())
+    if failures:
+        error = failures[0]
+        return error.exit_code if isinstance(error, AlgoportError) else 1
+    log.info("worker %d stopped", os.getpid())
+    return 0
+
+
+def _worker_process(sock: socket.socket, settings: ServingSettings, model_dir: Path) -> None:
+    setup_logging()
+    raise SystemExit(serve_worker(sock, settings, model_dir))
+
+
+def _check_selection(model_dir: Path) -> None:
+    """Fail before spawning workers if no algorithm can serve this model (imports nothing)."""
+    select_algorithm(
+        discover(ALGORITHMS_GROUP),
+        os.environ.get(SELECT_VARIABLE) or None,
+        Manifest.read(model_dir),
+    )
+
+
+def run_server() -> int:
+    settings = ServingSettings.from_environ()
+    model_dir = ContractPaths.from_environ().model_dir
+    sock = bind_socket(settings.host, settings.port)
+    log.info(
+        "listening on %s:%d with %d worker(s); model %s",
+        settings.host,
+        sock.getsockname()[1],
+        settings.workers,
+        model_dir,
+    )
+    _check_selection(model_dir)
+    if settings.workers == 1:
+        return serve_worker(sock, settings, model_dir)
+    return _supervise(sock, settings, model_dir)
+
+
+def _supervise(sock: socket.socket, settings: ServingSettings, model_dir: Path) -> int:
+    context = multiprocessing.get_context("spawn")
+    workers: list[Any] = []
+    for _ in range(settings.workers):
+        process = context.Process(target=_worker_process, args=(sock, settings, model_dir))
+        process.start()
+        workers.append(process)
+    stop_deadline: float | None = None
+
+    def on_signal(signum: int, frame: Any) -> None:
+        nonlocal stop_deadline
+        if stop_deadline is None:
+            stop_deadline = time.monotonic() + settings.graceful_seconds + 3
+        for process in workers:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    exit_code = 0
+    while any(p.is_alive() for p in workers):
+        wait([p.sentinel for p in workers if p.is_alive()], timeout=1.0)
+        failed = [p for p in workers if p.exitcode not in (None, 0)]
+        if failed and stop_deadline is None:
+            exit_code = failed[0].exitcode if failed[0].exitcode > 0 else 1
+            log.error("a worker exited with code %s; stopping the server", failed[0].exitcode)
+            on_signal(signal.SIGTERM, None)
+        if stop_deadline is not None and time.monotonic() > stop_deadline:
+            break
+    for process in workers:
+        if process.is_alive():
+            log.warning("worker %s did not stop in time; killing it", process.pid)
+            process.kill()
+        process.join()
+    sock.close()
+    return exit_code

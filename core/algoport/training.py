@@ -1,0 +1,180 @@
+"""The ``train`` job: config in, ``fit``, model out, or a failure file and a non-zero exit."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from algoport.channels import Channel, resolve_channels
+from algoport.contract import (
+    ContractPaths,
+    ResourceConfig,
+    read_checkpoint_config,
+    read_input_data_config,
+    read_raw_hyperparameters,
+    read_resource_config,
+)
+from algoport.errors import AlgoportError, AlgorithmError, UserError
+from algoport.manifest import Manifest
+from algoport.metrics import emit_metric
+from algoport.plugins import Algorithm, selected_algorithm
+from algoport.version import __version__
+
+log = logging.getLogger("algoport.train")
+
+FAILURE_FIRST_LINE_LIMIT = 1000
+
+
+@dataclass
+class TrainingJob:
+    """Everything ``fit`` needs, typed and checked."""
+
+    name: str
+    algorithm: str
+    hyperparameters: dict[str, Any]
+    channels: dict[str, Channel]
+    model_dir: Path
+    output_data_dir: Path
+    checkpoint_dir: Path
+    resources: ResourceConfig
+    paths: ContractPaths
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+
+    def channel(self, name: str) -> Channel:
+        try:
+            return self.channels[name]
+        except KeyError:
+            raise UserError(
+                f"Channel {name!r} was not given to this job; it has "
+                f"{', '.join(self.channels) or 'no channels'}."
+            ) from None
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        """Log a metric in the form the regexes of ``algoport spec`` match."""
+        emit_metric(name, value, step)
+
+    @property
+    def is_master(self) -> bool:
+        return self.resources.is_master
+
+
+def prepare_job(
+    algorithm: Algorithm, paths: ContractPaths, environ: Mapping[str, str]
+) -> TrainingJob:
+    if not algorithm.can_fit:
+        raise UserError(
+            f"Algorithm {algorithm.name!r} cannot be trained: its plugin implements no fit "
+            "hook. Choose a trainable algorithm (`algoport plugins`)."
+        )
+    hyperparameters = algorithm.hyperparameters.coerce(read_raw_hyperparameters(paths))
+    channels = resolve_channels(
+        read_input_data_config(paths), algorithm.channels, paths, algorithm.name
+    )
+    checkpoint = read_checkpoint_config(paths)
+    return TrainingJob(
+        name=environ.get("TRAINING_JOB_NAME", "local-training-job"),
+        algorithm=algorithm.name,
+        hyperparameters=hyperparameters,
+        channels=channels,
+        model_dir=paths.model_dir,
+        output_data_dir=paths.output_data_dir,
+        checkpoint_dir=checkpoint.local_path if checkpoint else paths.default_checkpoint_dir,
+        resources=read_resource_config(paths),
+        paths=paths,
+    )
+
+
+def failure_text(error: AlgoportError) -> str:
+    """The failure file: the one-line cause first (SageMaker keeps 1024 characters)."""
+    first = f"{error.kind.capitalize()}: {' '.join(error.message.split())}"
+    if len(first) > FAILURE_FIRST_LINE_LIMIT:
+        first = first[: FAILURE_FIRST_LINE_LIMIT - 1] + "…"
+    lines = [first]
+    if len(error.details) > 1:
+        lines += [f"- {detail}" for detail in error.details]
+    return "\n".join(lines) + "\n"
+
+
+def write_failure(paths: ContractPaths, error: AlgoportError) -> None:
+    """Write the failure file, unless the plugin already wrote its own."""
+    failure = paths.failure_file
+    if failure.exists() and failure.stat().st_size > 0:
+        log.info("keeping the failure file the algorithm wrote: %s", failure)
+        return
+    failure.parent.mkdir(parents=True, exist_ok=True)
+    failure.write_text(failure_text(error), encoding="utf-8")
+
+
+def as_algoport_error(exc: BaseException, algorithm: str | None) -> AlgoportError:
+    if isinstance(exc, AlgoportError):
+        return exc
+    where = f"Algorithm {algorithm!r} failed" if algorithm else "Training failed"
+    return AlgorithmError(f"{where}: {type(exc).__name__}: {exc}")
+
+
+def _start_line(job: TrainingJob, algorithm: Algorithm) -> str:
+    info = algorithm.info
+    plugin = f"{info.distribution} {info.version}" if info.distribution else "unknown package"
+    channels = ", ".join(
+        f"{c.name} ({c.content_type}, {c.input_mode})" for c in job.channels.values()
+    )
+    return (
+        f"training {job.name!r} with algorithm {job.algorithm!r} ({plugin}, algoport "
+        f"{__version__}) on host {job.resources.current_host} of {len(job.resources.hosts)}; "
+        f"channels: {channels or 'none'}; hyperparameters: {job.hyperparameters}"
+    )
+
+
+def run_training(environ: Mapping[str, str] | None = None) -> int:
+    """Run one training job; return the process exit code."""
+    env = os.environ if environ is None else environ
+    paths = ContractPaths.from_environ(env)
+    paths.failure_file.unlink(missing_ok=True)
+    algorithm_name: str | None = None
+    try:
+        algorithm = selected_algorithm()
+        algorithm_name = algorithm.name
+        job = prepare_job(algorithm, paths, env)
+        job.model_dir.mkdir(parents=True, exist_ok=True)
+        job.output_data_dir.mkdir(parents=True, exist_ok=True)
+        log.info(_start_line(job, algorithm))
+        previous = _install_stop_handler(job)
+        try:
+            algorithm.fit(job)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        if job.is_master:
+            Manifest(
+                algorithm=algorithm.name,
+                distribution=algorithm.info.distribution,
+                version=algorithm.info.version,
+                algoport_version=__version__,
+                hyperparameters=job.hyperparameters,
+            ).write(job.model_dir)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | SystemExit) and not isinstance(exc, AlgoportError):
+            raise
+        error = as_algoport_error(exc, algorithm_name)
+        log.error("training failed (%s): %s", error.kind, error.message)
+        if not isinstance(exc, UserError):
+            log.error("%s", "".join(traceback.format_exception(exc)).rstrip())
+        write_failure(paths, error)
+        return error.exit_code
+    log.info("training complete; model written to %s", job.model_dir)
+    return 0
+
+
+def _install_stop_handler(job: TrainingJob) -> Any:
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        log.warning("SIGTERM received: asking algorithm %r to stop", job.algorithm)
+        job.stop_requested.set()
+
+    return signal.signal(signal.SIGTERM, on_sigterm)

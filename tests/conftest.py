@@ -1,0 +1,22 @@
+"""Shared test data for algoport's own tests; fixtures for plugins come from algoport.testing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def linear_csv(rows: int, seed: int = 0, noise: float = 0.0) -> tuple[str, np.ndarray]:
+    """CSV with the label first: y = 3 + 2*x1 - x2, and the true weights."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 2))
+    y = 3 + 2 * x[:, 0] - x[:, 1] + noise * rng.normal(size=rows)
+    lines = [
+        f"{float(label)!r},{float(a)!r},{float(b)!r}" for label, (a, b) in zip(y, x, strict=True)
+    ]
+    return "\n".join(lines) + "\n", np.array([3.0, 2.0, -1.0])
+
+
+@pytest.fixture(scope="session")
+def linear_data() -> str:
+    return linear_csv(200)[0]

@@ -1,0 +1,1 @@
+"""Test algorithms for algoport's own test suite."""
