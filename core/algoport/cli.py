@@ -8,19 +8,36 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from algoport.errors import AlgoportError
+from typing import TYPE_CHECKING
+
+from algoport.errors import AlgoportError, PlatformError
 from algoport.logs import setup_logging
-from algoport.plugins import ALGORITHMS_GROUP, EXTENSIONS_GROUP, PluginInfo, discover
 from algoport.version import __version__
+
+if TYPE_CHECKING:
+    from algoport.plugins import PluginInfo
 
 Command = Callable[[argparse.Namespace], int]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from algoport.training import run_training
-
     setup_logging()
+    try:
+        from algoport.training import run_training
+    except Exception as exc:
+        # A broken installation must still leave SageMaker a failure reason.
+        return _startup_failure(exc)
     return run_training()
+
+
+def _startup_failure(exc: Exception) -> int:
+    from algoport.contract import ContractPaths
+
+    error = PlatformError(f"algoport failed to start: {type(exc).__name__}: {exc}")
+    failure = ContractPaths.from_environ().failure_file
+    failure.parent.mkdir(parents=True, exist_ok=True)
+    failure.write_text(f"{error.kind.capitalize()}: {error}\n", encoding="utf-8")
+    raise exc
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -48,6 +65,8 @@ def _plugin_row(info: PluginInfo, kind: str) -> dict[str, str | None]:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    from algoport.plugins import ALGORITHMS_GROUP, EXTENSIONS_GROUP, discover
+
     rows = [_plugin_row(i, "algorithm") for i in discover(ALGORITHMS_GROUP).values()]
     rows += [_plugin_row(i, "extension") for i in discover(EXTENSIONS_GROUP).values()]
     if args.json:
