@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
+from algoport import pipe
 from algoport.codecs import MediaType
 from algoport.contract import ChannelConfig, ContractPaths
 from algoport.errors import DataError, UserError
 from algoport.formats import csv
-
-FILE_MODES = ("File", "FastFile")
 
 
 @dataclass(frozen=True)
@@ -57,26 +58,118 @@ def _read_csv(body: bytes, media_type: MediaType) -> Dataset:
 
 
 READERS: dict[str, Reader] = {"text/csv": _read_csv}
+LINE_BASED = frozenset({"text/csv", "text/libsvm", "application/jsonlines"})
 
 
-@dataclass(frozen=True)
+CHUNK_BYTES = 64 << 20
+
+
+def line_chunks(stream: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
+    """Whole lines of a stream, about ``chunk_bytes`` at a time; memory stays bounded."""
+    carry = b""
+    while block := stream.read(chunk_bytes):
+        block = carry + block
+        cut = block.rfind(b"\n") + 1
+        if cut == 0:
+            carry = block
+            continue
+        carry = block[cut:]
+        yield block[:cut]
+    if carry.strip():
+        yield carry
+
+
+def _concatenate(parts: list[Dataset], where: str) -> Dataset:
+    if not parts:
+        raise UserError(f"{where} holds no records; check the channel's S3 prefix.")
+    widths = {part.features.shape[1] for part in parts}
+    if len(widths) > 1:
+        raise DataError(
+            f"{where} has records of different widths: {sorted(widths)} features; every "
+            "record needs the same columns."
+        )
+    features = np.concatenate([p.features for p in parts])
+    labels = None
+    if parts[0].labels is not None:
+        labels = np.concatenate([p.labels for p in parts if p.labels is not None])
+    return Dataset(features, labels)
+
+
+class Epoch:
+    """One pass over a channel: its objects (files, or the pipe's stream) and their records."""
+
+    def __init__(self, channel: Channel, number: int, sources: Iterator[tuple[str, BinaryIO]]):
+        self.channel = channel
+        self.number = number
+        self._sources = sources
+
+    def streams(self) -> Iterator[tuple[str, BinaryIO]]:
+        """(name, stream) for each object: a file in File mode; the pipe in Pipe mode."""
+        return self._sources
+
+    def chunks(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Dataset]:
+        """The records, decoded a bounded chunk at a time (line-based types split at lines)."""
+        reader = self.channel.reader()
+        media = self.channel.content_type
+        for name, stream in self._sources:
+            pieces = (
+                line_chunks(stream, chunk_bytes)
+                if media.essence in LINE_BASED
+                else iter([stream.read()])
+            )
+            for piece in pieces:
+                try:
+                    yield reader(piece, media)
+                except DataError as exc:
+                    raise DataError(f"Channel {self.channel.name!r}, {name}: {exc}") from None
+
+    def read(self) -> Dataset:
+        """All of this epoch's records in one Dataset."""
+        where = f"Channel {self.channel.name!r}"
+        parts = []
+        for name, stream in self._sources:
+            try:
+                parts.append(self.channel.reader()(stream.read(), self.channel.content_type))
+            except DataError as exc:
+                raise DataError(f"{where}, {name}: {exc}") from None
+        return _concatenate(parts, where)
+
+
 class Channel:
-    """One input channel of a running job."""
+    """One input channel of a running job, in File (or FastFile) or Pipe mode."""
 
-    name: str
-    path: Path
-    content_type: MediaType
-    input_mode: str
-    distribution: str = "FullyReplicated"
-    record_wrapper: str = "None"
-    compression: str = "None"
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        content_type: MediaType,
+        input_mode: str,
+        distribution: str = "FullyReplicated",
+        record_wrapper: str = "None",
+        compression: str = "None",
+    ) -> None:
+        self.name = name
+        self.path = path
+        self.content_type = content_type
+        self.input_mode = input_mode
+        self.distribution = distribution
+        self.record_wrapper = record_wrapper
+        self.compression = compression
+        self._next_epoch = 0
+
+    def __repr__(self) -> str:
+        return f"Channel({self.name!r}, {self.content_type}, {self.input_mode})"
+
+    @property
+    def is_pipe(self) -> bool:
+        return self.input_mode == "Pipe"
 
     def files(self) -> list[Path]:
         """Every data file in the channel, sorted, hidden files skipped (File mode)."""
-        if self.input_mode not in FILE_MODES:
+        if self.is_pipe:
             raise UserError(
-                f"Channel {self.name!r} is in {self.input_mode} mode and has no files; "
-                "read it with the channel's epoch iterator."
+                f"Channel {self.name!r} is in Pipe mode and has no files; read it with "
+                "channel.read() or channel.epochs()."
             )
         if not self.path.is_dir():
             return []
@@ -86,37 +179,53 @@ class Channel:
             if p.is_file() and not any(part.startswith(".") for part in p.parts)
         )
 
-    def read(self) -> Dataset:
-        """All of the channel's records, decoded by its content type, files in order."""
+    def reader(self) -> Reader:
         reader = READERS.get(self.content_type.essence)
         if reader is None:
             raise UserError(
                 f"Channel {self.name!r} has content type {self.content_type.essence!r}, which "
-                f"algoport cannot read; readable: {', '.join(sorted(READERS))}."
+                f"algoport cannot read; readable: {', '.join(sorted(READERS))}. Read "
+                "channel.files() or the epoch's streams() yourself for other types."
             )
-        files = self.files()
-        if not files:
+        return reader
+
+    @contextlib.contextmanager
+    def open_epoch(self, number: int) -> Iterator[Epoch]:
+        """Open epoch ``number``; in Pipe mode, closing it lets SageMaker start the next."""
+        if not self.is_pipe:
+            with contextlib.ExitStack() as stack:
+                sources = (
+                    (f"file {p.relative_to(self.path)}", stack.enter_context(open(p, "rb")))
+                    for p in self.files()
+                )
+                yield Epoch(self, number, sources)
+            return
+        fifo = self.path.parent / f"{self.name}_{number}"
+        with pipe.open_epoch(
+            fifo, record_wrapper=self.record_wrapper, compression=self.compression
+        ) as streams:
+            yield Epoch(self, number, ((f"pipe {fifo.name}", s) for s in streams))
+
+    def epochs(self) -> Iterator[Epoch]:
+        """Epoch after epoch, without end: each is closed before the next opens."""
+        while True:
+            number = self._next_epoch
+            self._next_epoch += 1
+            with self.open_epoch(number) as epoch:
+                yield epoch
+
+    def read(self) -> Dataset:
+        """All records of the channel (in Pipe mode, of its next epoch), decoded."""
+        self.reader()
+        if not self.is_pipe and not self.files():
             raise UserError(
                 f"Channel {self.name!r} has no data files under {self.path}; check the "
                 "channel's S3 prefix."
             )
-        parts = []
-        for file in files:
-            try:
-                parts.append(reader(file.read_bytes(), self.content_type))
-            except DataError as exc:
-                raise DataError(f"Channel {self.name!r}, file {file.name}: {exc}") from None
-        widths = {part.features.shape[1] for part in parts}
-        if len(widths) > 1:
-            raise DataError(
-                f"Channel {self.name!r} files have different numbers of columns: "
-                f"{sorted(widths)}; every file needs the same columns."
-            )
-        features = np.concatenate([p.features for p in parts])
-        labels = None
-        if parts[0].labels is not None:
-            labels = np.concatenate([p.labels for p in parts if p.labels is not None])
-        return Dataset(features, labels)
+        number = self._next_epoch
+        self._next_epoch += 1
+        with self.open_epoch(number) as epoch:
+            return epoch.read()
 
 
 def resolve_channels(

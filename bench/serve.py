@@ -1,0 +1,186 @@
+"""Serving speed: algoport's `serve` against a bare starlette app, side by side, with wrk.
+
+    python bench/serve.py [--duration 10] [--rows 1,100,1000] [--connections 1,16]
+
+Trains algoport-sklearn's `linear` (LogisticRegression) on the bundled breast-cancer data
+(30 features) through the real `train`, serves it with one worker pinned to CPU 0, and
+drives it with wrk pinned to CPU 1; then does the same for `bench/bare_app.py` (np.loadtxt
+and an inline predict, as the AWS examples do). Prints requests/s and p50/p99 latency per
+body size and connection count, the time from starting `serve` to the first 200 from
+/ping, and resident memory. Needs wrk (Debian package `wrk`) and taskset (util-linux).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from algoport.local import runner
+from algoport.local.artifacts import extract_model
+from algoport.local.layout import ChannelInput
+from algoport.local.processes import ServeProcess, find_free_port, ping
+
+WRK_SCRIPT = """
+local f = io.open("{body}", "rb")
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "text/csv"
+wrk.headers["Accept"] = "text/csv"
+"""
+
+
+@dataclass(frozen=True)
+class Measure:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def pinned(cpu: int, argv: list[str]) -> list[str]:
+    return ["taskset", "-c", str(cpu), *argv] if shutil.which("taskset") else argv
+
+
+def milliseconds(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(url: str, script: Path, connections: int, duration: int) -> Measure:
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url]
+    out = subprocess.run(pinned(1, argv), capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = milliseconds(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = milliseconds(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return Measure(rps, p50, p99, int(bad.group(1)) if bad else 0)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MB."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for each in pids:
+        status = Path(f"/proc/{each}/status").read_text()
+        total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+    return total / 1024
+
+
+def bodies(workdir: Path, data: Path, sizes: list[int]) -> dict[int, Path]:
+    features = [line.split(",", 1)[1] for line in data.read_text().splitlines()]
+    result = {}
+    for rows in sizes:
+        lines = [features[i % len(features)] for i in range(rows)]
+        body = workdir / f"body-{rows}.csv"
+        body.write_text("\n".join(lines) + "\n")
+        script = workdir / f"post-{rows}.lua"
+        script.write_text(WRK_SCRIPT.format(body=body))
+        result[rows] = script
+    return result
+
+
+def train_model(workdir: Path, data: Path) -> Path:
+    outcome = runner.train(
+        runner.new_job_dir(workdir, "bench"),
+        "linear",
+        [ChannelInput("train", data, "text/csv")],
+        {"predictor_type": "binary_classifier"},
+    )
+    if outcome.model_tarball is None:
+        sys.exit(f"training failed: {outcome.failure}")
+    return extract_model(outcome.model_tarball, workdir / "serving" / "model")
+
+
+def measure_server(
+    name: str, url: str, scripts: dict[int, Path], connections: list[int], duration: int
+) -> dict[tuple[int, int], Measure]:
+    results = {}
+    for rows, script in scripts.items():
+        for conns in connections:
+            results[(rows, conns)] = run_wrk(url + "/invocations", script, conns, duration)
+            m = results[(rows, conns)]
+            print(f"  {name:8} rows={rows:5} c={conns:3}: {m.rps:9.0f} req/s", file=sys.stderr)
+    return results
+
+
+def start_bare(port: int, data: Path) -> tuple[subprocess.Popen[bytes], float]:
+    started = time.monotonic()
+    argv = [sys.executable, str(Path(__file__).with_name("bare_app.py")), str(port), str(data)]
+    process = subprocess.Popen(pinned(0, argv), stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    while ping(url) != 200:
+        if process.poll() is not None:
+            sys.exit("bare app failed to start")
+        time.sleep(0.02)
+    return process, time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--rows", default="1,100,1000")
+    parser.add_argument("--connections", default="1,16")
+    args = parser.parse_args()
+    sizes = [int(r) for r in args.rows.split(",")]
+    connections = [int(c) for c in args.connections.split(",")]
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+
+    with tempfile.TemporaryDirectory(prefix="algoport-bench-") as tmp:
+        workdir = Path(tmp)
+        data = workdir / "train.csv"
+        source = resources.files("algoport") / "demo_data" / "breast_cancer.csv"
+        data.write_text(source.read_text())
+        model_dir = train_model(workdir, data)
+        scripts = bodies(workdir, data, sizes)
+
+        env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "SAGEMAKER_CONTAINER_LOG_LEVEL": "30"}
+        server = ServeProcess(model_dir, env=env, wait_ready=False)
+        server.start()
+        assert server.process is not None
+        os.sched_setaffinity(server.process.pid, {0})
+        ready = server.wait_until_ready()
+        ours = measure_server("algoport", server.url, scripts, connections, args.duration)
+        ours_rss = rss_mb(server.process.pid)
+        server.stop()
+
+        port = find_free_port()
+        bare, bare_ready = start_bare(port, data)
+        bare_url = f"http://127.0.0.1:{port}"
+        theirs = measure_server("bare", bare_url, scripts, connections, args.duration)
+        bare_rss = rss_mb(bare.pid)
+        bare.terminate()
+        bare.wait()
+
+    print(f"\nserve benchmark: {args.duration} s per cell; server on CPU 0, wrk on CPU 1\n")
+    print(
+        "| rows | conns | algoport req/s | bare req/s | ratio | algoport p50 / p99 ms | bare p50 / p99 ms |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for key in ours:
+        a, b = ours[key], theirs[key]
+        print(
+            f"| {key[0]} | {key[1]} | {a.rps:.0f} | {b.rps:.0f} | {a.rps / b.rps:.2f}x "
+            f"| {a.p50_ms:.2f} / {a.p99_ms:.2f} | {b.p50_ms:.2f} / {b.p99_ms:.2f} |"
+        )
+        if a.errors or b.errors:
+            print(f"|   | non-2xx: algoport {a.errors}, bare {b.errors} |")
+    print(f"\nstart to first /ping 200: algoport {ready:.2f} s, bare {bare_ready:.2f} s")
+    print(f"resident memory after the run: algoport {ours_rss:.0f} MB, bare {bare_rss:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
