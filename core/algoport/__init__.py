@@ -40,7 +40,25 @@ _HOMES = {
     "hookimpl": "algoport.hookspecs",
 }
 
-__all__ = [*sorted(_HOMES), "__version__", "hp"]
+__all__ = [
+    "AlgorithmError",
+    "Channel",
+    "ChannelSpec",
+    "Codec",
+    "ContentTypes",
+    "DataError",
+    "Dataset",
+    "Invocation",
+    "MediaType",
+    "Metric",
+    "PlatformError",
+    "TrainingJob",
+    "UserError",
+    "__version__",
+    "atomic_write",
+    "hookimpl",
+    "hp",
+]
 
 
 def __getattr__(name: str) -> Any:
