@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 
@@ -64,7 +64,7 @@ LINE_BASED = frozenset({"text/csv", "text/libsvm", "application/jsonlines"})
 CHUNK_BYTES = 64 << 20
 
 
-def line_chunks(stream: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
+def line_chunks(stream: IO[bytes], chunk_bytes: int) -> Iterator[bytes]:
     """Whole lines of a stream, about ``chunk_bytes`` at a time; memory stays bounded."""
     carry = b""
     while block := stream.read(chunk_bytes):
@@ -98,12 +98,12 @@ def _concatenate(parts: list[Dataset], where: str) -> Dataset:
 class Epoch:
     """One pass over a channel: its objects (files, or the pipe's stream) and their records."""
 
-    def __init__(self, channel: Channel, number: int, sources: Iterator[tuple[str, BinaryIO]]):
+    def __init__(self, channel: Channel, number: int, sources: Iterator[tuple[str, IO[bytes]]]):
         self.channel = channel
         self.number = number
         self._sources = sources
 
-    def streams(self) -> Iterator[tuple[str, BinaryIO]]:
+    def streams(self) -> Iterator[tuple[str, IO[bytes]]]:
         """(name, stream) for each object: a file in File mode; the pipe in Pipe mode."""
         return self._sources
 

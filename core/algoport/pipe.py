@@ -16,7 +16,7 @@ import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from algoport.errors import PlatformError
 
@@ -57,15 +57,14 @@ def wait_for_fifo(path: Path, timeout: float, poll: float = 0.02) -> None:
         time.sleep(poll)
 
 
-def _inflated(stream: BinaryIO) -> BinaryIO:
+def _inflated(stream: io.BufferedReader[io.FileIO]) -> IO[bytes]:
     """The stream itself, or its gzip inflation when it starts with gzip's magic."""
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
-    if buffered.peek(2)[:2] == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
-    return buffered
+    if stream.peek(2)[:2] == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+    return stream
 
 
-def payloads(stream: BinaryIO, compression: str) -> Iterator[bytes]:
+def payloads(stream: IO[bytes], compression: str) -> Iterator[bytes]:
     """The S3 objects of a RecordIO-wrapped stream, each inflated when gzipped."""
     from algoport.formats.recordio import iter_records
 
@@ -83,14 +82,14 @@ def open_epoch(
     record_wrapper: str = "None",
     compression: str = "None",
     timeout: float | None = None,
-) -> Iterator[Iterator[BinaryIO]]:
+) -> Iterator[Iterator[IO[bytes]]]:
     """Open one epoch's FIFO; yield its objects as streams. Closing ends the epoch.
 
     Unwrapped data is one stream (the S3 objects back to back); RecordIO-wrapped data is
     one stream per S3 object, as File mode has one per file.
     """
     wait_for_fifo(fifo, wait_seconds() if timeout is None else timeout)
-    raw = open(fifo, "rb", buffering=BUFFER_BYTES)  # noqa: SIM115 - closed below
+    raw = io.BufferedReader(io.FileIO(fifo, "rb"), BUFFER_BYTES)
     try:
         if record_wrapper == "RecordIO":
             yield (io.BytesIO(payload) for payload in payloads(raw, compression))

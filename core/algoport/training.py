@@ -7,13 +7,14 @@ import os
 import signal
 import threading
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import IO, Any
 
 from algoport.channels import Channel, resolve_channels
+from algoport.checkpoints import Checkpoint, latest_checkpoint, prune_checkpoints, save_checkpoint
 from algoport.contract import (
     ContractPaths,
     ResourceConfig,
@@ -22,7 +23,7 @@ from algoport.contract import (
     read_raw_hyperparameters,
     read_resource_config,
 )
-from algoport.errors import AlgoportError, AlgorithmError, UserError
+from algoport.errors import AlgoportError, AlgorithmError, PlatformError, UserError
 from algoport.manifest import Manifest
 from algoport.metrics import emit_metric
 from algoport.plugins import Algorithm, selected_algorithm
@@ -56,6 +57,18 @@ class TrainingJob:
                 f"Channel {name!r} was not given to this job; it has "
                 f"{', '.join(self.channels) or 'no channels'}."
             ) from None
+
+    def save_checkpoint(
+        self, prefix: str, step: int, write: Callable[[IO[bytes]], None] | bytes, keep: int = 3
+    ) -> Checkpoint:
+        """Write checkpoint ``<prefix>-<step>`` atomically; keep the ``keep`` latest."""
+        checkpoint = save_checkpoint(self.checkpoint_dir, prefix, step, write)
+        prune_checkpoints(self.checkpoint_dir, prefix, keep)
+        return checkpoint
+
+    def latest_checkpoint(self, prefix: str) -> Checkpoint | None:
+        """The checkpoint to resume from (SageMaker restores them on a restarted job)."""
+        return latest_checkpoint(self.checkpoint_dir, prefix)
 
     def log_metric(self, name: str, value: float, step: int | None = None) -> None:
         """Log a metric in the form the regexes of ``algoport spec`` match."""
@@ -151,6 +164,12 @@ def run_training(environ: Mapping[str, str] | None = None) -> int:
             algorithm.fit(job)
         finally:
             signal.signal(signal.SIGTERM, previous)
+        if job.stop_requested.is_set():
+            log.warning(
+                "training stopped on request; checkpoints are in %s and no manifest was written",
+                job.checkpoint_dir,
+            )
+            return 0
         if job.is_master:
             Manifest(
                 algorithm=algorithm.name,
@@ -172,9 +191,35 @@ def run_training(environ: Mapping[str, str] | None = None) -> int:
     return 0
 
 
+STOP_GRACE_VARIABLE = "ALGOPORT_STOP_GRACE_SECONDS"
+
+
 def _install_stop_handler(job: TrainingJob) -> Any:
+    """On SIGTERM ask the algorithm to stop; if it has not within the grace, leave a reason.
+
+    SageMaker sends SIGKILL 120 s after SIGTERM; a failure file written just before that
+    tells the job's owner why the job ended rather than leaving nothing.
+    """
+    grace = float(os.environ.get(STOP_GRACE_VARIABLE) or 110)
+
+    def give_up() -> None:
+        write_failure(
+            job.paths,
+            PlatformError(
+                f"Training was stopped (SIGTERM) and algorithm {job.algorithm!r} did not "
+                f"finish within {grace:g} s; it ignores job.stop_requested."
+            ),
+        )
+        log.error("algorithm %r ignored the stop request; exiting", job.algorithm)
+        os._exit(143)
+
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        if job.stop_requested.is_set():
+            return
         log.warning("SIGTERM received: asking algorithm %r to stop", job.algorithm)
         job.stop_requested.set()
+        timer = threading.Timer(grace, give_up)
+        timer.daemon = True
+        timer.start()
 
     return signal.signal(signal.SIGTERM, on_sigterm)
