@@ -14,7 +14,7 @@ from algoport import pipe
 from algoport.codecs import MediaType
 from algoport.contract import ChannelConfig, ContractPaths
 from algoport.errors import DataError, UserError
-from algoport.formats import csv
+from algoport.formats import csv, recordio_protobuf
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,15 @@ def _read_csv(body: bytes, media_type: MediaType) -> Dataset:
     return Dataset(features, labels)
 
 
-READERS: dict[str, Reader] = {"text/csv": _read_csv}
+def _read_recordio_protobuf(body: bytes, media_type: MediaType) -> Dataset:
+    features, labels = recordio_protobuf.decode_records(body)
+    return Dataset(features, labels)
+
+
+READERS: dict[str, Reader] = {
+    "text/csv": _read_csv,
+    "application/x-recordio-protobuf": _read_recordio_protobuf,
+}
 LINE_BASED = frozenset({"text/csv", "text/libsvm", "application/jsonlines"})
 
 
@@ -112,16 +120,22 @@ class Epoch:
         reader = self.channel.reader()
         media = self.channel.content_type
         for name, stream in self._sources:
-            pieces = (
-                line_chunks(stream, chunk_bytes)
-                if media.essence in LINE_BASED
-                else iter([stream.read()])
-            )
-            for piece in pieces:
-                try:
+            try:
+                if media.essence == "application/x-recordio-protobuf":
+                    for features, labels in recordio_protobuf.iter_decoded(
+                        stream, chunk_size=min(chunk_bytes, 1 << 20)
+                    ):
+                        yield Dataset(features, labels)
+                    continue
+                pieces = (
+                    line_chunks(stream, chunk_bytes)
+                    if media.essence in LINE_BASED
+                    else iter([stream.read()])
+                )
+                for piece in pieces:
                     yield reader(piece, media)
-                except DataError as exc:
-                    raise DataError(f"Channel {self.channel.name!r}, {name}: {exc}") from None
+            except DataError as exc:
+                raise DataError(f"Channel {self.channel.name!r}, {name}: {exc}") from None
 
     def read(self) -> Dataset:
         """All of this epoch's records in one Dataset."""

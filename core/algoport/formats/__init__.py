@@ -1,0 +1,1 @@
+"""Pure data formats: bytes in, numpy arrays out, and back."""

@@ -1,0 +1,80 @@
+"""``application/x-npy``: one array in NumPy's ``.npy`` format (the SDK's NumpySerializer).
+
+Pickles are never loaded (``allow_pickle=False``), so object arrays are refused.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from algoport.errors import DataError
+from algoport.formats.csv import check_columns
+
+__all__ = ["decode_npy", "encode_npy"]
+
+_NPY_MAGIC: Final = b"\x93NUMPY"
+_NPZ_MAGIC: Final = b"PK\x03\x04"
+
+
+def decode_npy(body: bytes | bytearray | memoryview) -> npt.NDArray[Any]:
+    """Load a numeric ``.npy`` array; a 1-D array becomes one row (1 × n).
+
+    The dtype is kept (bool, integer or float). Arrays of two or more dimensions are
+    returned as they are (rows first); 0-D arrays and non-numeric dtypes are refused.
+    """
+    data = bytes(body)
+    if data.startswith(_NPZ_MAGIC):
+        raise DataError("NPY body is an .npz archive; expected a single .npy array.")
+    if not data.startswith(_NPY_MAGIC):
+        raise DataError(
+            f"NPY body is not a .npy file: it starts with {data[:6]!r}, not {_NPY_MAGIC!r}."
+        )
+    try:
+        array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise DataError(
+                "NPY body holds an object array; pickled/object arrays are refused "
+                "(allow_pickle=False). Send a numeric array."
+            ) from None
+        raise DataError(f"NPY body is not a valid .npy file: {error}.") from None
+    except (OSError, EOFError) as error:
+        raise DataError(f"NPY body is not a valid .npy file: {error}.") from None
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"NPY array has dtype {array.dtype}; expected a numeric array.")
+    if array.ndim == 0:
+        raise DataError("NPY array is 0-dimensional; expected 1-D (one row) or 2-D (rows).")
+    return array.reshape(1, -1) if array.ndim == 1 else array
+
+
+def encode_npy(columns: Mapping[str, npt.ArrayLike]) -> bytes:
+    """``.npy`` bytes for the prediction columns.
+
+    A single column is saved as it is (shape and dtype kept). Several columns are stacked
+    side by side into one 2-D float64 array, in column order, (n, k) columns taking k
+    places: {"label": (n,), "probabilities": (n, 2)} gives shape (n, 3).
+    """
+    arrays = check_columns(columns, "NPY")
+    if not arrays:
+        raise DataError("NPY output has no columns; expected at least one.")
+    if len(arrays) == 1:
+        array = arrays[0]
+    else:
+        for name, column in zip(columns, arrays, strict=True):
+            if column.dtype.kind not in "biuf":
+                raise DataError(
+                    f"NPY output column {name!r} has dtype {column.dtype}; several columns are "
+                    "stacked into one float64 array, so each must be numeric."
+                )
+        array = np.hstack([a.reshape(len(a), -1) for a in arrays]).astype(np.float64)
+    buffer = io.BytesIO()
+    try:
+        np.save(buffer, array, allow_pickle=False)
+    except ValueError as error:
+        raise DataError(f"NPY output cannot hold dtype {array.dtype}: {error}.") from None
+    return buffer.getvalue()

@@ -1,0 +1,112 @@
+"""The ``xgboost`` algorithm: the hooks algoport calls (see ``algoport.hookspecs``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from algoport import ChannelSpec, Codec, ContentTypes, Invocation, Metric, TrainingJob, hookimpl, hp
+from algoport_xgboost import eval_metrics, serving, training
+from algoport_xgboost import hyperparameters as declared
+from algoport_xgboost.data import CONTENT_TYPES
+
+# SageMaker allows 20 MetricDefinitions per algorithm: the common metrics on validation
+# (tuning objectives) and the main losses on train. Others are logged all the same.
+VALIDATION_METRICS = (
+    "rmse",
+    "mae",
+    "mape",
+    "logloss",
+    "error",
+    "auc",
+    "aucpr",
+    "mlogloss",
+    "merror",
+    "ndcg",
+    "map",
+    "accuracy",
+    "f1",
+    "r2",
+)
+TRAIN_METRICS = ("rmse", "mae", "logloss", "error", "mlogloss", "merror")
+
+LIBSVM_CODEC_TYPES = ("text/libsvm", "text/x-libsvm")
+ACCEPTS = (
+    "text/csv",
+    "text/libsvm",
+    "text/x-libsvm",
+    "application/json",
+    "application/jsonlines",
+    "application/x-npy",
+    "application/x-recordio-protobuf",
+)
+PRODUCES = (
+    "application/json",
+    "text/csv",
+    "application/jsonlines",
+    "application/x-recordio-protobuf",
+)
+
+
+@hookimpl
+def hyperparameters() -> Sequence[hp.HyperParameter]:
+    return declared.DECLARED
+
+
+@hookimpl
+def channels() -> Sequence[ChannelSpec]:
+    return [
+        ChannelSpec(
+            name=training.TRAIN,
+            required=True,
+            content_types=CONTENT_TYPES,
+            description="Labelled training records: libsvm (the default, as for SageMaker's "
+            "built-in XGBoost) or CSV with the label first.",
+        ),
+        ChannelSpec(
+            name=training.VALIDATION,
+            content_types=CONTENT_TYPES,
+            description="Labelled records scored every round; needed for early stopping.",
+        ),
+    ]
+
+
+@hookimpl
+def metrics() -> Sequence[Metric]:
+    tuning = [
+        Metric(
+            f"validation:{name}",
+            f"{name} on the validation channel",
+            "Maximize" if eval_metrics.maximize(name) else "Minimize",
+        )
+        for name in VALIDATION_METRICS
+    ]
+    return tuning + [
+        Metric(f"train:{name}", f"{name} on the train channel") for name in TRAIN_METRICS
+    ]
+
+
+@hookimpl
+def fit(job: TrainingJob) -> None:
+    training.fit(job)
+
+
+@hookimpl
+def load(model_dir: Path) -> serving.ServedModel:
+    return serving.load(model_dir)
+
+
+@hookimpl
+def predict(model: serving.ServedModel, data: Any, invocation: Invocation) -> Mapping[str, Any]:
+    return serving.predict(model, data, invocation)
+
+
+@hookimpl
+def codecs() -> Sequence[Codec]:
+    return [Codec(t, decode=serving.decode_libsvm, line_based=True) for t in LIBSVM_CODEC_TYPES]
+
+
+@hookimpl
+def content_types() -> ContentTypes:
+    return ContentTypes(accepts=ACCEPTS, produces=PRODUCES)
