@@ -167,7 +167,8 @@ def main() -> None:
 
     print(f"\nserve benchmark: {args.duration} s per cell; server on CPU 0, wrk on CPU 1\n")
     print(
-        "| rows | conns | algoport req/s | bare req/s | ratio | algoport p50 / p99 ms | bare p50 / p99 ms |"
+        "| rows | conns | algoport req/s | bare req/s | ratio "
+        "| algoport p50 / p99 ms | bare p50 / p99 ms |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for key in ours:
