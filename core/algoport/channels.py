@@ -23,6 +23,7 @@ class ChannelSpec:
 
     name: str
     required: bool = False
+    # Parameters are defaults for a job that omits them, e.g. "text/csv;label_size=0".
     content_types: Sequence[str] = ("text/csv",)
     input_modes: Sequence[str] = ("File",)
     description: str = ""
@@ -262,7 +263,14 @@ def resolve_channels(
             continue
         content_type = config.content_type or (spec.content_types[0] if spec else "text/csv")
         media = MediaType.parse(content_type)
-        if spec is not None and media.essence not in spec.content_types:
+        declared_types = (
+            {d.essence: d for d in (MediaType.parse(t) for t in spec.content_types)} if spec else {}
+        )
+        if media.essence in declared_types:
+            # Declared parameters are defaults: kmeans declares text/csv;label_size=0.
+            defaults = declared_types[media.essence].params
+            media = MediaType(media.type, media.subtype, {**defaults, **media.params})
+        if spec is not None and media.essence not in declared_types:
             problems.append(
                 f"Channel {name!r} has ContentType {content_type!r}; algorithm {algorithm!r} "
                 f"reads {', '.join(spec.content_types)} there."

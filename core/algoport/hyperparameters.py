@@ -17,7 +17,8 @@ from typing import Any, ClassVar
 from algoport.errors import AlgorithmError, UserError
 
 RESERVED_PREFIX = "sagemaker_"
-RESERVED_KEYS = frozenset({"_tuning_objective_metric"})
+TUNING_OBJECTIVE_KEY = "_tuning_objective_metric"
+RESERVED_KEYS = frozenset({TUNING_OBJECTIVE_KEY})
 
 
 class _Invalid(Exception):

@@ -24,6 +24,7 @@ from algoport.contract import (
     read_resource_config,
 )
 from algoport.errors import AlgoportError, AlgorithmError, PlatformError, UserError
+from algoport.hyperparameters import TUNING_OBJECTIVE_KEY
 from algoport.manifest import Manifest
 from algoport.metrics import emit_metric
 from algoport.plugins import Algorithm, selected_algorithm
@@ -48,6 +49,8 @@ class TrainingJob:
     resources: ResourceConfig
     paths: ContractPaths
     stop_requested: threading.Event = field(default_factory=threading.Event)
+    given_hyperparameters: frozenset[str] = frozenset()
+    tuning_objective_metric: str | None = None
 
     def channel(self, name: str) -> Channel:
         try:
@@ -87,7 +90,9 @@ def prepare_job(
             f"Algorithm {algorithm.name!r} cannot be trained: its plugin implements no fit "
             "hook. Choose a trainable algorithm (`algoport plugins`)."
         )
-    hyperparameters = algorithm.hyperparameters.coerce(read_raw_hyperparameters(paths))
+    raw = read_raw_hyperparameters(paths)
+    hyperparameters = algorithm.hyperparameters.coerce(raw)
+    objective = raw.get(TUNING_OBJECTIVE_KEY)
     channels = resolve_channels(
         read_input_data_config(paths), algorithm.channels, paths, algorithm.name
     )
@@ -96,6 +101,8 @@ def prepare_job(
         name=environ.get("TRAINING_JOB_NAME", "local-training-job"),
         algorithm=algorithm.name,
         hyperparameters=hyperparameters,
+        given_hyperparameters=frozenset(raw) & frozenset(hyperparameters),
+        tuning_objective_metric=str(objective).strip('"') if objective else None,
         channels=channels,
         model_dir=paths.model_dir,
         output_data_dir=paths.output_data_dir,
@@ -139,10 +146,12 @@ def _start_line(job: TrainingJob, algorithm: Algorithm) -> str:
     channels = ", ".join(
         f"{c.name} ({c.content_type}, {c.input_mode})" for c in job.channels.values()
     )
+    given = {k: v for k, v in job.hyperparameters.items() if k in job.given_hyperparameters}
     return (
         f"training {job.name!r} with algorithm {job.algorithm!r} ({plugin}, algoport "
         f"{__version__}) on host {job.resources.current_host} of {len(job.resources.hosts)}; "
-        f"channels: {channels or 'none'}; hyperparameters: {job.hyperparameters}"
+        f"channels: {channels or 'none'}; hyperparameters: {given or 'none'} "
+        f"(others at their defaults)"
     )
 
 
@@ -158,8 +167,8 @@ def run_training(environ: Mapping[str, str] | None = None) -> int:
         job = prepare_job(algorithm, paths, env)
         job.model_dir.mkdir(parents=True, exist_ok=True)
         job.output_data_dir.mkdir(parents=True, exist_ok=True)
-        log.info(_start_line(job, algorithm))
         previous = _install_stop_handler(job)
+        log.info(_start_line(job, algorithm))
         try:
             algorithm.fit(job)
         finally:

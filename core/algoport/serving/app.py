@@ -135,13 +135,7 @@ def create_app(
         if not host.ready.is_set():
             return error_response(503, "The model is still loading; retry once /ping answers 200.")
         headers = request.headers
-        limit = settings.max_payload_bytes
-        declared = headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise _too_large(int(declared), settings)
-        body = await request.body()
-        if len(body) > limit:
-            raise _too_large(len(body), settings)
+        body = await read_body(request, settings)
         if not body:
             raise UserError("The request body is empty; send one or more records.")
         table = host.algorithm.codecs
@@ -171,12 +165,33 @@ def create_app(
     )
 
 
-def _too_large(size: int, settings: ServingSettings) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"The request body has {size} bytes; the limit is {settings.max_payload_mb} MB "
-        f"({settings.max_payload_bytes} bytes, SAGEMAKER_MAX_PAYLOAD_IN_MB). Split it into "
-        "smaller requests."
-    )
+# How much of an oversized body is read and dropped so the client sees the 413, rather
+# than a connection reset while it is still sending.
+DRAIN_FACTOR = 4
+
+
+async def read_body(request: Request, settings: ServingSettings) -> bytes:
+    """The request body, or PayloadTooLarge once it passes SAGEMAKER_MAX_PAYLOAD_IN_MB."""
+    limit = settings.max_payload_bytes
+    declared = request.headers.get("content-length", "")
+    too_large = declared.isdigit() and int(declared) > limit
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            too_large = True
+        if not too_large:
+            chunks.append(chunk)
+        elif size > DRAIN_FACTOR * limit:
+            break
+    if too_large:
+        shown = f"{declared} bytes" if declared.isdigit() else f"more than {limit} bytes"
+        raise PayloadTooLarge(
+            f"The request body has {shown}; the limit is {settings.max_payload_mb} MB "
+            f"({limit} bytes, SAGEMAKER_MAX_PAYLOAD_IN_MB). Split it into smaller requests."
+        )
+    return b"".join(chunks)
 
 
 __all__ = ["MediaType", "ModelHost", "create_app"]
