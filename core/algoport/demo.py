@@ -59,6 +59,7 @@ def predicted_labels(jsonlines: bytes) -> np.ndarray:
 
 
 def run_demo(workdir: Path) -> int:
+    workdir = workdir.resolve()
     if ALGORITHM not in discover(ALGORITHMS_GROUP):
         raise PluginError(
             "algoport demo trains XGBoost, and algoport-xgboost is not installed: "
