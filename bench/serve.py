@@ -52,8 +52,8 @@ def pinned(cpu: int, argv: list[str]) -> list[str]:
 
 
 def milliseconds(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
 def run_wrk(url: str, script: Path, connections: int, duration: int) -> Measure:
@@ -97,7 +97,8 @@ def train_model(workdir: Path, data: Path) -> Path:
         runner.new_job_dir(workdir, "bench"),
         "linear",
         [ChannelInput("train", data, "text/csv")],
-        {"predictor_type": "binary_classifier"},
+        # A plain LogisticRegression, as the bare app serves: no scaling pipeline.
+        {"predictor_type": "binary_classifier", "normalize_data": "false"},
     )
     if outcome.model_tarball is None:
         sys.exit(f"training failed: {outcome.failure}")

@@ -17,6 +17,7 @@ import numpy as np
 from algoport.errors import AlgorithmError, PluginError, UserError
 
 Columns = dict[str, np.ndarray]
+NEGOTIATION_CACHE = 256
 Decoder = Callable[[bytes, "MediaType"], Any]
 Encoder = Callable[[Columns, "MediaType"], bytes]
 
@@ -155,6 +156,9 @@ class CodecTable:
             encodable = [t for t, c in self.codecs.items() if c.codec.encode]
             encodable.sort(key=lambda t: t != "application/json")
             content_types = ContentTypes(decodable, encodable)
+        # Clients send the same few headers over and over; negotiate each once.
+        self._decoders: dict[str | None, tuple[Codec, MediaType]] = {}
+        self._encoders: dict[tuple[str | None, str | None], tuple[Codec, MediaType]] = {}
         self.accepts = tuple(content_types.accepts)
         self.produces = tuple(content_types.produces)
         self._check_declared()
@@ -196,6 +200,23 @@ class CodecTable:
             raise PluginError(f"Algorithm {self.algorithm!r} produces no media type.")
 
     def decoder(self, content_type: str | None) -> tuple[Codec, MediaType]:
+        cached = self._decoders.get(content_type)
+        if cached is None:
+            cached = self._decoder(content_type)
+            if len(self._decoders) < NEGOTIATION_CACHE:
+                self._decoders[content_type] = cached
+        return cached
+
+    def encoder(self, accept: str | None, default: str | None) -> tuple[Codec, MediaType]:
+        key = (accept, default)
+        cached = self._encoders.get(key)
+        if cached is None:
+            cached = self._encoder(accept, default)
+            if len(self._encoders) < NEGOTIATION_CACHE:
+                self._encoders[key] = cached
+        return cached
+
+    def _decoder(self, content_type: str | None) -> tuple[Codec, MediaType]:
         if not content_type:
             media = MediaType.parse(self.accepts[0]) if self.accepts else None
             if media is None:
@@ -209,7 +230,7 @@ class CodecTable:
             )
         return self.codecs[media.essence].codec, media
 
-    def encoder(self, accept: str | None, default: str | None) -> tuple[Codec, MediaType]:
+    def _encoder(self, accept: str | None, default: str | None) -> tuple[Codec, MediaType]:
         fallback = default if default in self.produces else self.produces[0]
         ranges = parse_accept(accept) if accept else []
         if not ranges or all(r.essence == "*/*" for r in ranges):

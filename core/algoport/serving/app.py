@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from starlette.routing import Route
 from algoport.codecs import Codec, Invocation, MediaType, prediction_columns, record_count
 from algoport.errors import AlgoportError, AlgorithmError, UserError
 from algoport.plugins import Algorithm
+from algoport.serving.dispatch import Dispatcher
 from algoport.serving.settings import ServingSettings
 
 log = logging.getLogger("algoport.serve")
@@ -53,7 +52,7 @@ class ModelHost:
         log.info("model loaded; ready for requests")
 
     def invoke(self, body: bytes, decoder: Codec, encoder: Codec, invocation: Invocation) -> bytes:
-        """Decode, predict, encode: the whole request, run on a worker thread."""
+        """Decode, predict, encode: the whole request, in one hand-off (see dispatch.py)."""
         assert decoder.decode is not None and encoder.encode is not None
         data = decoder.decode(body, invocation.content_type)
         try:
@@ -78,7 +77,9 @@ def create_app(
     on_load_failure: Callable[[BaseException], None] | None = None,
 ) -> Starlette:
     """The Starlette app of one worker; the model loads when the app starts."""
-    executor = ThreadPoolExecutor(settings.predict_threads, thread_name_prefix="predict")
+    dispatcher = Dispatcher(
+        settings.predict_threads, settings.timeout_seconds, settings.inline_predict_ms / 1000
+    )
     execution_parameters = json.dumps(
         {
             "MaxConcurrentTransforms": settings.max_concurrent_transforms,
@@ -99,7 +100,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         threading.Thread(target=load_in_background, name="load-model", daemon=True).start()
         yield
-        executor.shutdown(wait=False, cancel_futures=True)
+        dispatcher.shutdown()
 
     async def ping(request: Request) -> Response:
         if host.ready.is_set():
@@ -148,8 +149,9 @@ def create_app(
             target_model=headers.get("x-amzn-sagemaker-target-model"),
             inference_id=headers.get("x-amzn-sagemaker-inference-id"),
         )
-        future = executor.submit(host.invoke, body, decoder, encoder, invocation)
-        payload = await asyncio.wait_for(asyncio.wrap_future(future), settings.timeout_seconds)
+        payload = await dispatcher.run(
+            lambda: host.invoke(body, decoder, encoder, invocation), len(body)
+        )
         response_headers = {}
         if invocation.response_custom_attributes is not None:
             response_headers[CUSTOM_ATTRIBUTES] = invocation.response_custom_attributes

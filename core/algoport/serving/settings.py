@@ -27,6 +27,21 @@ def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: in
     return value
 
 
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise PlatformError(
+            f"{name} is {raw!r}; expected a number from {low:g} to {high:g}. Fix or unset it."
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class ServingSettings:
     host: str = "0.0.0.0"
@@ -39,6 +54,7 @@ class ServingSettings:
     batch_strategy: str = "MULTI_RECORD"
     max_concurrent_transforms: int = 1
     predict_threads: int = 32
+    inline_predict_ms: float = 0.5
     graceful_seconds: float = 25.0
 
     @property
@@ -68,4 +84,5 @@ class ServingSettings:
                 env, "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", workers, 1, 256
             ),
             predict_threads=_integer(env, "ALGOPORT_PREDICT_THREADS", 32, 1, 1024),
+            inline_predict_ms=_number(env, "ALGOPORT_INLINE_PREDICT_MS", 0.5, 0.0, 100.0),
         )

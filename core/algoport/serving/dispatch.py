@@ -1,0 +1,98 @@
+"""Where a request's decode-predict-encode runs: a worker thread, or inline when it is tiny.
+
+Handing work to a thread and back costs about 60 µs, more than a small prediction of a
+linear model takes. So a request runs inline on the event loop only when this model's
+recent small requests took under ``inline_budget`` seconds (0.5 ms by default) and the
+body is small; everything else, and everything until there is a measurement, runs on a
+thread where ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` applies. A model whose inline run ever
+takes ten times the budget never runs inline again, so a slow outlier blocks the loop once
+at most. ``ALGOPORT_INLINE_PREDICT_MS=0`` turns inline runs off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+log = logging.getLogger("algoport.serve")
+
+T = TypeVar("T")
+
+INLINE_MAX_BYTES = 64 * 1024
+SMOOTHING = 0.1
+DEMOTE_FACTOR = 10
+
+
+class Dispatcher:
+    def __init__(self, threads: int, timeout: float, inline_budget: float) -> None:
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="predict")
+        self.timeout = timeout
+        self.inline_budget = inline_budget
+        self.estimate: float | None = None
+        self.samples = 0
+        self.demoted = inline_budget <= 0
+
+    def _inline_allowed(self, size: int) -> bool:
+        return (
+            not self.demoted
+            and size <= INLINE_MAX_BYTES
+            and self.estimate is not None
+            and self.estimate < self.inline_budget
+        )
+
+    def _record(self, seconds: float, size: int) -> None:
+        if size > INLINE_MAX_BYTES:
+            return
+        self.samples += 1
+        if self.samples == 1:
+            return  # the first call pays for warm-up and says little
+        if self.estimate is None:
+            self.estimate = seconds
+        else:
+            self.estimate += SMOOTHING * (seconds - self.estimate)
+
+    async def run(self, work: Callable[[], T], size: int) -> T:
+        """Run ``work`` for a request of ``size`` bytes; TimeoutError past the timeout."""
+        if self._inline_allowed(size):
+            started = time.perf_counter()
+            result = work()
+            seconds = time.perf_counter() - started
+            if seconds > DEMOTE_FACTOR * self.inline_budget:
+                self.demoted = True
+                log.info("predictions now always run on threads (one took %.1f ms)", seconds * 1e3)
+            self._record(seconds, size)
+            return result
+        return await self._on_thread(work, size)
+
+    async def _on_thread(self, work: Callable[[], T], size: int) -> T:
+        def timed() -> tuple[T, float]:
+            started = time.perf_counter()
+            return work(), time.perf_counter() - started
+
+        loop = asyncio.get_running_loop()
+        future = asyncio.wrap_future(self.executor.submit(timed))
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            future.cancel()
+
+        deadline = loop.call_later(self.timeout, expire)
+        try:
+            result, seconds = await future
+        except asyncio.CancelledError:
+            if expired:
+                raise TimeoutError from None
+            raise
+        finally:
+            deadline.cancel()
+        self._record(seconds, size)
+        return result
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
