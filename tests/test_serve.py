@@ -421,3 +421,32 @@ def test_ping_is_not_logged_at_info(server: ServeProcess) -> None:
     for _ in range(3):
         server.client.get("/ping")
     assert "/ping" not in server.logs()
+
+
+def test_a_slow_prediction_after_fast_ones_never_blocks_ping_again(model_dir: Path) -> None:
+    # Fast predictions may run inline on the event loop; one slow one must end that.
+    with ServeProcess(model_dir) as server:
+        headers = {"Content-Type": "text/csv"}
+        for _ in range(30):
+            assert server.client.post("/invocations", content=CSV_BODY, headers=headers).is_success
+        slow = {**headers, "X-Amzn-SageMaker-Custom-Attributes": "sleep=0.05"}
+        assert server.client.post("/invocations", content=CSV_BODY, headers=slow).is_success
+        finished: list[int] = []
+        very_slow = {**headers, "X-Amzn-SageMaker-Custom-Attributes": "sleep=2"}
+
+        def predict() -> None:
+            reply = httpx.post(
+                server.url + "/invocations", content=CSV_BODY, headers=very_slow, timeout=60
+            )
+            finished.append(reply.status_code)
+
+        threads = [threading.Thread(target=predict) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        ping = server.client.get("/ping").status_code
+        in_flight = 4 - len(finished)
+        for thread in threads:
+            thread.join()
+    assert ping == 200 and in_flight == 4
+    assert finished == [200] * 4

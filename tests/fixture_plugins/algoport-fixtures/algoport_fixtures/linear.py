@@ -87,4 +87,6 @@ def predict(model: dict[str, Any], data: np.ndarray, invocation: Invocation) -> 
         raise UserError(f"Each record needs {expected} features; got {data.shape[1]}.")
     if invocation.custom_attributes:
         invocation.response_custom_attributes = f"echo={invocation.custom_attributes}"
+        if invocation.custom_attributes.startswith("sleep="):
+            time.sleep(float(invocation.custom_attributes.removeprefix("sleep=")))
     return _design(data, hps["fit_intercept"]) @ weights
