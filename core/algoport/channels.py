@@ -70,7 +70,7 @@ READERS: dict[str, Reader] = {
 LINE_BASED = frozenset({"text/csv", "text/libsvm", "application/jsonlines"})
 
 
-CHUNK_BYTES = 64 << 20
+CHUNK_BYTES = 4 << 20
 
 
 def line_chunks(stream: IO[bytes], chunk_bytes: int) -> Iterator[bytes]:
