@@ -21,6 +21,8 @@ def atomic_write(path: Path | str, mode: str = "wb") -> Iterator[IO[bytes]]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp makes the file private (0600); a model is read by whoever extracts it.
+        os.chmod(temporary, 0o644)
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
