@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from algoport.codecs import Codec, Columns, MediaType
@@ -12,51 +12,44 @@ from algoport.hookspecs import hookimpl
 NAME = "algoport.builtin_codecs"
 
 
-def _decode_recordio_protobuf(body: bytes, media_type: MediaType) -> Any:
+def _codec(
+    media_type: str,
+    decode: Callable[[bytes], Any],
+    encode: Callable[[Columns], bytes],
+    *,
+    line_based: bool = False,
+) -> Codec:
+    """A codec whose formats need no media-type parameters."""
+
+    def decoder(body: bytes, media: MediaType) -> Any:
+        return decode(body)
+
+    def encoder(columns: Columns, media: MediaType) -> bytes:
+        return encode(columns)
+
+    return Codec(media_type, decode=decoder, encode=encoder, line_based=line_based)
+
+
+def _recordio_features(body: bytes) -> Any:
     features, _labels = recordio_protobuf.decode_records(body)
     return features
-
-
-def _ignore_media(function: Any) -> Any:
-    def codec_function(payload: Any, media_type: MediaType) -> Any:
-        return function(payload)
-
-    codec_function.__name__ = function.__name__
-    return codec_function
-
-
-def _encode_recordio_protobuf(columns: Columns, media_type: MediaType) -> bytes:
-    return recordio_protobuf.encode_predictions(columns)
 
 
 @hookimpl
 def codecs() -> Sequence[Codec]:
     return [
-        Codec(
-            "application/json",
-            decode=_ignore_media(jsonformat.decode_json),
-            encode=_ignore_media(jsonformat.encode_json),
-        ),
-        Codec(
-            "text/csv",
-            decode=_ignore_media(csv.decode_csv),
-            encode=_ignore_media(csv.encode_csv),
-            line_based=True,
-        ),
-        Codec(
+        _codec("application/json", jsonformat.decode_json, jsonformat.encode_json),
+        _codec("text/csv", csv.decode_csv, csv.encode_csv, line_based=True),
+        _codec(
             "application/jsonlines",
-            decode=_ignore_media(jsonformat.decode_jsonlines),
-            encode=_ignore_media(jsonformat.encode_jsonlines),
+            jsonformat.decode_jsonlines,
+            jsonformat.encode_jsonlines,
             line_based=True,
         ),
-        Codec(
-            "application/x-npy",
-            decode=_ignore_media(npy.decode_npy),
-            encode=_ignore_media(npy.encode_npy),
-        ),
-        Codec(
+        _codec("application/x-npy", npy.decode_npy, npy.encode_npy),
+        _codec(
             "application/x-recordio-protobuf",
-            decode=_decode_recordio_protobuf,
-            encode=_encode_recordio_protobuf,
+            _recordio_features,
+            recordio_protobuf.encode_predictions,
         ),
     ]
