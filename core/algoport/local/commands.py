@@ -9,7 +9,7 @@ from typing import Any
 
 from algoport.errors import UserError
 from algoport.local import runner
-from algoport.local.layout import ChannelInput, parse_hyperparameters
+from algoport.local.layout import DISTRIBUTIONS, ChannelInput, parse_hyperparameters
 from algoport.local.transform import TransformResult, TransformSettings, run_transform
 
 DEFAULT_WORKDIR = Path("algoport-local")
@@ -25,11 +25,23 @@ def _key_values(pairs: list[str], flag: str) -> dict[str, str]:
     return values
 
 
+def _per_channel(
+    args: argparse.Namespace, every: str | None, one: list[str], flag: str
+) -> dict[str, str]:
+    """A value for every channel (``every``), overridden per channel by ``NAME=VALUE``."""
+    values = {name: every for name in _key_values(args.channel, "--channel") if every}
+    values.update(_key_values(one, flag))
+    return values
+
+
 def _channels(args: argparse.Namespace) -> list[ChannelInput]:
-    types = {name: args.content_type for name in _key_values(args.channel, "--channel")}
-    types = {k: v for k, v in types.items() if v}
-    types.update(_key_values(args.channel_content_type, "--channel-content-type"))
-    return [ChannelInput.parse(text, types) for text in args.channel]
+    types = _per_channel(
+        args, args.content_type, args.channel_content_type, "--channel-content-type"
+    )
+    distributions = _per_channel(
+        args, args.distribution, args.channel_distribution, "--channel-distribution"
+    )
+    return [ChannelInput.parse(text, types, distributions) for text in args.channel]
 
 
 def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,11 +65,34 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help="ContentType of one channel (repeatable)",
     )
     parser.add_argument(
+        "--distribution",
+        choices=DISTRIBUTIONS,
+        help="S3DistributionType of every channel (default FullyReplicated); with --hosts, "
+        "ShardedByS3Key deals a channel's files round-robin over the hosts",
+    )
+    parser.add_argument(
+        "--channel-distribution",
+        action="append",
+        default=[],
+        metavar="NAME=TYPE",
+        help="S3DistributionType of one channel (repeatable)",
+    )
+    parser.add_argument(
         "--hp",
         action="append",
         default=[],
         metavar="KEY=VALUE",
         help="a hyperparameter, passed as the string SageMaker would pass (repeatable)",
+    )
+    parser.add_argument(
+        "--hosts",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train on N hosts: N train processes on this machine, each with its own tree "
+        "and resourceconfig.json, named by loopback addresses 127.0.0.1 … 127.0.0.N (all of "
+        "127.0.0.0/8 is loopback on Linux, so no /etc/hosts edits; on macOS add each with "
+        "`sudo ifconfig lo0 alias 127.0.0.2`); the model of 127.0.0.1 is packed",
     )
     parser.add_argument(
         "--workdir", type=Path, default=DEFAULT_WORKDIR, help="where jobs are laid out"
@@ -108,14 +143,19 @@ def _report_transform(results: list[TransformResult]) -> int:
 
 def _train(args: argparse.Namespace) -> runner.TrainOutcome:
     job_dir = runner.new_job_dir(args.workdir, args.job_prefix)
-    outcome = runner.train(job_dir, args.algorithm, _channels(args), parse_hyperparameters(args.hp))
+    outcome = runner.train(
+        job_dir,
+        args.algorithm,
+        _channels(args),
+        parse_hyperparameters(args.hp),
+        hosts=args.hosts,
+    )
     if outcome.returncode != 0:
         reason = (outcome.failure or "no failure file was written").strip()
         print(f"training failed (exit {outcome.returncode}): {reason}")
-        print(f"job directory: {outcome.job_dir}")
     else:
         print(f"model: {outcome.model_tarball}")
-        print(f"job directory: {outcome.job_dir}")
+    print(f"job directory: {outcome.job_dir}")
     return outcome
 
 

@@ -1,4 +1,11 @@
-"""Lay out a SageMaker-shaped ``/opt/ml`` for a local training job."""
+"""Lay out a SageMaker-shaped ``/opt/ml`` for a local training job, one tree per host.
+
+Several hosts are emulated with loopback addresses as host names (``127.0.0.1``,
+``127.0.0.2``…): all of 127.0.0.0/8 is loopback on Linux, so every host resolves and is
+reachable with no /etc/hosts edits. A ``ShardedByS3Key`` channel's files are dealt
+round-robin over the hosts in name order (SageMaker gives each host about 1/N of the S3
+objects); a ``FullyReplicated`` channel gives every host all of them.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,9 @@ from pathlib import Path
 from algoport.contract import ContractPaths
 from algoport.errors import UserError
 
+DISTRIBUTIONS = ("FullyReplicated", "ShardedByS3Key")
+MAX_HOSTS = 254
+
 
 @dataclass(frozen=True)
 class ChannelInput:
@@ -24,7 +34,12 @@ class ChannelInput:
     distribution: str = "FullyReplicated"
 
     @classmethod
-    def parse(cls, text: str, content_types: Mapping[str, str]) -> ChannelInput:
+    def parse(
+        cls,
+        text: str,
+        content_types: Mapping[str, str],
+        distributions: Mapping[str, str] | None = None,
+    ) -> ChannelInput:
         name, eq, path = text.partition("=")
         if not eq or not name or not path:
             raise UserError(
@@ -33,7 +48,38 @@ class ChannelInput:
         source = Path(path).expanduser()
         if not source.exists():
             raise UserError(f"Channel {name!r}: {source} does not exist.")
-        return cls(name=name, source=source, content_type=content_types.get(name))
+        distribution = (distributions or {}).get(name, "FullyReplicated")
+        if distribution not in DISTRIBUTIONS:
+            raise UserError(
+                f"Channel {name!r} has distribution {distribution!r}; expected "
+                f"{' or '.join(DISTRIBUTIONS)}."
+            )
+        return cls(
+            name=name,
+            source=source,
+            content_type=content_types.get(name),
+            distribution=distribution,
+        )
+
+    def files(self) -> list[Path]:
+        """The channel's objects, as paths relative to its source, in name order."""
+        if self.source.is_file():
+            return [Path(self.source.name)]
+        return sorted(p.relative_to(self.source) for p in self.source.rglob("*") if p.is_file())
+
+    def files_for(self, host_index: int, host_count: int) -> list[Path]:
+        """What one host receives: every file, or every ``host_count``-th when sharded."""
+        files = self.files()
+        if self.distribution != "ShardedByS3Key":
+            return files
+        return files[host_index::host_count]
+
+
+def loopback_hosts(count: int) -> list[str]:
+    """``count`` host names, each a loopback address, sorted as SageMaker sorts ``hosts``."""
+    if not 1 <= count <= MAX_HOSTS:
+        raise UserError(f"--hosts {count} is out of range; expected 1 to {MAX_HOSTS}.")
+    return sorted(f"127.0.0.{number}" for number in range(1, count + 1))
 
 
 def parse_hyperparameters(pairs: Sequence[str]) -> dict[str, str]:
@@ -47,16 +93,17 @@ def parse_hyperparameters(pairs: Sequence[str]) -> dict[str, str]:
     return values
 
 
-def _copy_into(source: Path, directory: Path) -> None:
+def _place(channel: ChannelInput, files: Sequence[Path], directory: Path) -> None:
+    """Hard-link (or copy) the files into the channel's directory; jobs only read them."""
     directory.mkdir(parents=True, exist_ok=True)
-    if source.is_dir():
-        shutil.copytree(source, directory, dirs_exist_ok=True)
-        return
-    target = directory / source.name
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
+    root = channel.source if channel.source.is_dir() else channel.source.parent
+    for relative in files:
+        target = directory / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(root / relative, target)
+        except OSError:
+            shutil.copy2(root / relative, target)
 
 
 def lay_out_job(
@@ -73,6 +120,7 @@ def lay_out_job(
     for directory in (paths.config_dir, paths.data_dir, paths.model_dir, paths.output_data_dir):
         directory.mkdir(parents=True, exist_ok=True)
     paths.hyperparameters_file.write_text(json.dumps(dict(hyperparameters), indent=2))
+    host_index = sorted(hosts).index(current_host)
     config = {}
     for channel in channels:
         entry = {
@@ -84,11 +132,12 @@ def lay_out_job(
             entry["ContentType"] = channel.content_type
         config[channel.name] = entry
         if copy_data:
-            _copy_into(channel.source, paths.channel_dir(channel.name))
+            files = channel.files_for(host_index, len(hosts))
+            _place(channel, files, paths.channel_dir(channel.name))
     paths.input_data_config_file.write_text(json.dumps(config, indent=2))
     resources = {
         "current_host": current_host,
-        "hosts": list(hosts),
+        "hosts": sorted(hosts),
         "network_interface_name": "lo",
     }
     paths.resource_config_file.write_text(json.dumps(resources, indent=2))

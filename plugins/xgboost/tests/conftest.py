@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import select
+import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -84,3 +89,39 @@ class Formats:
 @pytest.fixture(scope="session")
 def formats() -> type[Formats]:
     return Formats
+
+
+F_SETPIPE_SZ = 1031
+
+
+def shrink_stdout_pipe(process: subprocess.Popen[bytes]) -> None:
+    """Let ``process``'s stdout pipe hold 4 KiB: once the test stops reading, a training
+    process blocks within a few rounds on writing metric lines."""
+    assert process.stdout is not None
+    fcntl.fcntl(process.stdout.fileno(), F_SETPIPE_SZ, 4096)
+
+
+def read_until_step(process: subprocess.Popen[bytes], step: int, timeout: float = 60) -> None:
+    """Read stdout unbuffered until the metric line of ``step``; the process is then ahead
+    by no more than its pipe holds."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while f"step={step}\n".encode() not in seen:
+        ready, _, _ = select.select([process.stdout], [], [], deadline - time.monotonic())
+        assert ready, f"no metric line for step {step} within {timeout} s"
+        chunk = os.read(process.stdout.fileno(), 64)
+        assert chunk, "training ended before the step"
+        seen += chunk
+
+
+class Processes:
+    """Helpers for tests that drive ``train`` processes mid-training."""
+
+    shrink_stdout_pipe = staticmethod(shrink_stdout_pipe)
+    read_until_step = staticmethod(read_until_step)
+
+
+@pytest.fixture(scope="session")
+def processes() -> type[Processes]:
+    return Processes

@@ -1,12 +1,9 @@
-"""Per-round metric lines, the regexes declared for them, early stopping, and SIGTERM."""
+"""Per-round metric lines, the regexes declared for them, and early stopping."""
 
 from __future__ import annotations
 
 import json
 import re
-import signal
-import subprocess
-import time
 from importlib import metadata
 from typing import Any
 
@@ -14,8 +11,6 @@ import numpy as np
 import pytest
 import xgboost as xgb
 from sklearn.datasets import load_breast_cancer, load_diabetes
-
-from algoport.testing import command
 
 
 def declared_metrics() -> dict[str, Any]:
@@ -138,31 +133,3 @@ def test_early_stopping_keeps_the_best_round(
     assert len(logged) < 500
     assert booster.num_boosted_rounds() == facts["best_iteration"] + 1
     assert logged[facts["best_iteration"]] == pytest.approx(min(logged), rel=1e-5)
-
-
-@pytest.mark.parametrize("save", [True, False])
-def test_sigterm_stops_after_the_current_round(
-    train_job: Any, breast_cancer: dict[str, tuple[str, str]], save: bool
-) -> None:
-    tree, _ = train_job(
-        {"num_round": 1_000_000, "objective": "binary:logistic", "save_model_on_termination": save},
-        {"train": breast_cancer["train"]},
-        run=False,
-    )
-    process = subprocess.Popen(
-        command("train"), env=tree.env("xgboost"), stdout=subprocess.PIPE, text=True
-    )
-    assert process.stdout is not None
-    assert process.stdout.readline().startswith("#metric")  # boosting has begun
-    time.sleep(0.2)
-    process.send_signal(signal.SIGTERM)
-    process.stdout.read()
-
-    code = process.wait(timeout=60)
-
-    if save:
-        assert code == 0, tree.failure
-        assert (tree.model_dir / "xgboost-model.ubj").is_file()
-    else:
-        assert code == 2
-        assert tree.failure is not None and "save_model_on_termination=true" in tree.failure

@@ -1,9 +1,15 @@
-"""Training data: channels (text/csv or text/libsvm) into XGBoost DMatrix objects."""
+"""Training data: channels (text/csv or text/libsvm) into XGBoost DMatrix objects.
+
+With several hosts, the hosts agree on how libsvm indices count and on the feature count;
+each host keeps the files SageMaker gave it of a ShardedByS3Key channel, and its own 1/N
+of the rows of a FullyReplicated one, so together they train on the data exactly once.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeAlias
 
 import numpy as np
@@ -13,7 +19,12 @@ import xgboost as xgb
 
 from algoport import Channel, DataError, UserError
 from algoport_xgboost import libsvm, objectives
+from algoport_xgboost.peers import LONE_HOST, Peers
 
+log = logging.getLogger("algoport.xgboost")
+
+TRAIN = "train"
+VALIDATION = "validation"
 LIBSVM_TYPES = ("text/libsvm", "text/x-libsvm")
 CONTENT_TYPES = ("text/libsvm", "text/csv", "text/x-libsvm")
 
@@ -31,15 +42,34 @@ class Table:
     qid: npt.NDArray[np.int64] | None = None
     # Where record i (0-based, across files) came from, for messages; CSV gives record numbers.
     origin: Callable[[int], str] | None = None
+    # The table's first row in the channel's records, once a host has kept only its part.
+    first_row: int = 0
 
     def where(self, row: int) -> str:
         if self.origin is not None:
-            return self.origin(row)
-        return f"Channel {self.channel!r}, record {row + 1}"
+            return self.origin(row + self.first_row)
+        return f"Channel {self.channel!r}, record {row + self.first_row + 1}"
 
     @property
     def n_features(self) -> int:
         return int(self.features.shape[1])
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.features.shape[0])
+
+    def part(self, index: int, count: int) -> Table:
+        """Part ``index`` of ``count`` near-equal runs of rows; a query group is never split."""
+        cuts = _cuts(self.n_rows, count, self.qid)
+        rows = slice(cuts[index], cuts[index + 1])
+        return replace(
+            self,
+            features=self.features[rows],
+            labels=self.labels[rows],
+            weights=None if self.weights is None else self.weights[rows],
+            qid=None if self.qid is None else self.qid[rows],
+            first_row=self.first_row + cuts[index],
+        )
 
     def dmatrix(self, nthread: int) -> xgb.DMatrix:
         return xgb.DMatrix(
@@ -59,11 +89,22 @@ class TrainingData:
     libsvm_index_base: int | None
 
 
+def _cuts(n_rows: int, count: int, qid: npt.NDArray[np.int64] | None) -> list[int]:
+    cuts = [k * n_rows // count for k in range(count + 1)]
+    if qid is None:
+        return cuts
+    group_starts = np.concatenate([[0], np.flatnonzero(np.diff(qid)) + 1, [n_rows]])
+    return [int(group_starts[np.searchsorted(group_starts, cut)]) for cut in cuts]
+
+
 def is_libsvm(channel: Channel) -> bool:
     return channel.content_type.essence in LIBSVM_TYPES
 
 
-def read_csv(channel: Channel, csv_weights: bool) -> Table:
+def read_csv(channel: Channel, csv_weights: bool, *, may_be_empty: bool = False) -> Table | None:
+    """The channel's records; None when it has no files and ``may_be_empty``."""
+    if may_be_empty and not channel.files():
+        return None
     dataset = channel.read()
     if dataset.labels is None:
         raise UserError(
@@ -82,9 +123,9 @@ def read_csv(channel: Channel, csv_weights: bool) -> Table:
     return Table(channel.name, features, np.asarray(dataset.labels, np.float64), weights)
 
 
-def read_libsvm_files(channel: Channel) -> list[libsvm.LibsvmRows]:
+def read_libsvm_files(channel: Channel, *, may_be_empty: bool = False) -> list[libsvm.LibsvmRows]:
     files = channel.files()
-    if not files:
+    if not files and not may_be_empty:
         raise UserError(
             f"Channel {channel.name!r} has no data files under {channel.path}; check the "
             "channel's S3 prefix."
@@ -99,7 +140,16 @@ def read_libsvm_files(channel: Channel) -> list[libsvm.LibsvmRows]:
     ]
 
 
+def empty_table(name: str, n_features: int, sparse: bool) -> Table:
+    features: Features = (
+        scipy.sparse.csr_matrix((0, n_features)) if sparse else np.empty((0, n_features))
+    )
+    return Table(name, features, np.empty(0))
+
+
 def libsvm_table(name: str, parts: list[libsvm.LibsvmRows], base: int, n_features: int) -> Table:
+    if not parts:
+        return empty_table(name, n_features, sparse=True)
     for part in parts:
         if part.max_index is not None and part.max_index - base >= n_features:
             raise DataError(
@@ -136,42 +186,105 @@ def _libsvm_origin(parts: list[libsvm.LibsvmRows]) -> Callable[[int], str]:
     return origin
 
 
-def load(train: Channel, validation: Channel | None, csv_weights: bool) -> TrainingData:
-    """Read both channels into tables with the same feature columns."""
-    parsed = {c.name: read_libsvm_files(c) for c in (train, validation) if c and is_libsvm(c)}
-    base = libsvm.index_base(*(p for parts in parsed.values() for p in parts)) if parsed else None
+def load(
+    train: Channel, validation: Channel | None, csv_weights: bool, peers: Peers = LONE_HOST
+) -> TrainingData:
+    """Read both channels into tables with the same feature columns, on every host."""
+    channels = [c for c in (train, validation) if c is not None]
+    several = peers.size > 1
+    parsed = {c.name: read_libsvm_files(c, may_be_empty=several) for c in channels if is_libsvm(c)}
+    base = None
+    if parsed:
+        here = libsvm.index_base(*(p for parts in parsed.values() for p in parts))
+        base = 0 if peers.any(here == 0) else 1
     dense = {
-        c.name: read_csv(c, csv_weights) for c in (train, validation) if c and not is_libsvm(c)
+        c.name: read_csv(c, csv_weights, may_be_empty=several) for c in channels if not is_libsvm(c)
     }
-    n_features = _feature_count(train.name, dense, parsed, base)
-    tables = dict(dense)
-    for name, parts in parsed.items():
-        assert base is not None
-        tables[name] = libsvm_table(name, parts, base, n_features)
-    if validation is not None and tables[validation.name].n_features != n_features:
-        raise DataError(
-            f"Channel {validation.name!r} has {tables[validation.name].n_features} features "
-            f"and channel {train.name!r} has {n_features}; both need the same feature columns."
-        )
+    n_features = _feature_count(train.name, dense, parsed, base, peers)
+    tables: dict[str, Table] = {}
+    for channel in channels:
+        if channel.name in parsed:
+            assert base is not None
+            table = libsvm_table(channel.name, parsed[channel.name], base, n_features)
+        else:
+            table = dense[channel.name] or empty_table(channel.name, n_features, sparse=False)
+        if table.n_rows and table.n_features != n_features:
+            raise DataError(
+                f"Channel {channel.name!r} has {table.n_features} features and channel "
+                f"{train.name!r} has {n_features}; both need the same feature columns."
+            )
+        if several and channel.distribution == "FullyReplicated":
+            whole = table.n_rows
+            table = table.part(peers.rank, peers.size)
+            log.info(
+                "channel %r is FullyReplicated over %d hosts: this host trains on records "
+                "%d to %d of %d",
+                channel.name,
+                peers.size,
+                table.first_row + 1,
+                table.first_row + table.n_rows,
+                whole,
+            )
+        tables[channel.name] = table
+    if several:
+        _check_some_host_has_records(tables, peers)
     return TrainingData(tables[train.name], tables[validation.name] if validation else None, base)
 
 
 def _feature_count(
     train: str,
-    dense: dict[str, Table],
+    dense: dict[str, Table | None],
     parsed: dict[str, list[libsvm.LibsvmRows]],
     base: int | None,
+    peers: Peers,
 ) -> int:
     if train in dense:
-        return dense[train].n_features
-    widths = [t.n_features for t in dense.values()]
+        return _csv_feature_count(train, dense[train], peers)
+    widths = [t.n_features for t in dense.values() if t is not None]
     highest = [p.max_index for parts in parsed.values() for p in parts if p.max_index is not None]
     if highest:
         assert base is not None
         widths.append(max(highest) + 1 - base)
-    if not widths:
+    width = peers.max(max(widths, default=0))
+    if not width:
         raise DataError("Channel 'train' has records but no feature values; nothing to learn from.")
-    return max(widths)
+    return width
+
+
+def _csv_feature_count(train: str, table: Table | None, peers: Peers) -> int:
+    """CSV columns are positional, so every host's files need the same number."""
+    if peers.size == 1:
+        assert table is not None
+        return table.n_features
+    here = table.n_features if table is not None else None
+    fewest = peers.min(here if here is not None else 2**62)
+    most = peers.max(here if here is not None else -1)
+    if most < 0:
+        raise UserError(
+            f"Channel {train!r} has no records on any of the {peers.size} hosts; check the "
+            "channel's S3 prefix."
+        )
+    if fewest != most:
+        raise DataError(
+            f"Channel {train!r} has from {fewest} to {most} feature columns across the hosts' "
+            f"files ({here if here is not None else 'none'} on this host); every file needs "
+            "the same columns."
+        )
+    return most
+
+
+def _check_some_host_has_records(tables: dict[str, Table], peers: Peers) -> None:
+    for name, table in tables.items():
+        if not peers.sum(table.n_rows):
+            raise UserError(
+                f"Channel {name!r} has no records on any of the {peers.size} hosts; check the "
+                "channel's S3 prefix."
+            )
+        if not table.n_rows:
+            log.warning(
+                "this host has no records of channel %r; it takes part in training with none",
+                name,
+            )
 
 
 def check_labels(table: Table, objective: str, num_class: int | None) -> None:

@@ -3,12 +3,16 @@
 Names, ranges and required-ness follow the built-in algorithm. Optional values default to
 None and are then left to XGBoost, whose own default (named in each description) applies;
 so the model is exactly what ``xgboost.train`` makes from the values the job set.
+``checkpoint_interval`` is algoport's own; the built-in checkpoints every round.
 """
 
 from __future__ import annotations
 
 from algoport import hp
 from algoport_xgboost import objectives
+
+# Each checkpoint is the whole model so far: one every round doubled a 500-round job's time.
+CHECKPOINT_INTERVAL = 10
 
 
 def _xgboost_default(text: str, value: object) -> str:
@@ -270,6 +274,13 @@ DECLARED: tuple[hp.HyperParameter, ...] = (
         default=False,
         description="When the job is stopped (SIGTERM), save the model trained so far.",
     ),
+    hp.Integer(
+        name="checkpoint_interval",
+        default=CHECKPOINT_INTERVAL,
+        min=1,
+        description="With CheckpointConfig set: boosting rounds between checkpoints. A "
+        "stopped job always checkpoints the round it stopped after.",
+    ),
 )
 
 ALIASES = {
@@ -286,5 +297,6 @@ PLUGIN_ONLY = frozenset(
         "early_stopping_rounds",
         "csv_weights",
         "save_model_on_termination",
+        "checkpoint_interval",
     }
 )

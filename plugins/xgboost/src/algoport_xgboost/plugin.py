@@ -9,7 +9,7 @@ from typing import Any
 from algoport import ChannelSpec, Codec, ContentTypes, Invocation, Metric, TrainingJob, hookimpl, hp
 from algoport_xgboost import eval_metrics, serving, training
 from algoport_xgboost import hyperparameters as declared
-from algoport_xgboost.data import CONTENT_TYPES
+from algoport_xgboost.data import CONTENT_TYPES, TRAIN, VALIDATION
 
 # SageMaker allows 20 MetricDefinitions per algorithm: the common metrics on validation
 # (tuning objectives) and the main losses on train. Others are logged all the same.
@@ -58,14 +58,14 @@ def hyperparameters() -> Sequence[hp.HyperParameter]:
 def channels() -> Sequence[ChannelSpec]:
     return [
         ChannelSpec(
-            name=training.TRAIN,
+            name=TRAIN,
             required=True,
             content_types=CONTENT_TYPES,
             description="Labelled training records: libsvm (the default, as for SageMaker's "
             "built-in XGBoost) or CSV with the label first.",
         ),
         ChannelSpec(
-            name=training.VALIDATION,
+            name=VALIDATION,
             content_types=CONTENT_TYPES,
             description="Labelled records scored every round; needed for early stopping.",
         ),

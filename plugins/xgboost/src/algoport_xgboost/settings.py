@@ -16,7 +16,7 @@ from typing import Any
 
 from algoport import UserError
 from algoport_xgboost import eval_metrics, objectives
-from algoport_xgboost.hyperparameters import ALIASES, PLUGIN_ONLY
+from algoport_xgboost.hyperparameters import ALIASES, CHECKPOINT_INTERVAL, PLUGIN_ONLY
 
 log = logging.getLogger("algoport.xgboost")
 
@@ -53,6 +53,7 @@ class TrainingSettings:
     early_stopping_metric: str | None
     csv_weights: bool
     save_model_on_termination: bool
+    checkpoint_interval: int = CHECKPOINT_INTERVAL
 
     @property
     def maximize_early_stopping(self) -> bool | None:
@@ -98,6 +99,7 @@ def training_settings(
         early_stopping_metric=(tuning_metric or metrics[-1]) if early and metrics else None,
         csv_weights=bool(hps.get("csv_weights")),
         save_model_on_termination=bool(hps.get("save_model_on_termination")),
+        checkpoint_interval=int(hps.get("checkpoint_interval") or CHECKPOINT_INTERVAL),
     )
 
 

@@ -1,23 +1,26 @@
-"""``fit``: check the settings, read the channels, boost, and save the model."""
+"""``fit``: check the settings, read the channels, boost, and save the model.
+
+On one host, or on several joined into one XGBoost collective (``cluster``). A job stopped
+by SIGTERM ends after the current round with a checkpoint and returns normally; a restarted
+job resumes from the latest checkpoint (``checkpoints``).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 import xgboost as xgb
 
-from algoport import TrainingJob, UserError
-from algoport_xgboost import data, eval_metrics, model
-from algoport_xgboost.callbacks import LogMetrics, StopWhenRequested
-from algoport_xgboost.errors import xgboost_message
+from algoport import Channel, TrainingJob, UserError
+from algoport_xgboost import checkpoints, cluster, data, model
+from algoport_xgboost.boosting import Boosted, boost
+from algoport_xgboost.data import TRAIN, VALIDATION
+from algoport_xgboost.peers import LONE_HOST, Peers
 from algoport_xgboost.settings import TrainingSettings, training_settings
 
 log = logging.getLogger("algoport.xgboost")
 
-TRAIN = "train"
-VALIDATION = "validation"
 TUNING_OBJECTIVE_KEY = "_tuning_objective_metric"
 
 
@@ -30,80 +33,95 @@ def fit(job: TrainingJob) -> None:
         train_content_type=train_channel.content_type.essence,
         tuning_metric=tuning_objective_metric(job),
     )
-    if not _trains_on_this_host(job):
+    channels = (train_channel, validation_channel)
+    hosts = job.resources.hosts
+    if len(hosts) == 1:
+        _train(job, settings, channels, LONE_HOST)
         return
-    loaded = data.load(train_channel, validation_channel, settings.csv_weights)
-    for table in (loaded.train, loaded.validation):
-        if table is not None:
-            data.check_labels(table, settings.objective, settings.num_class)
-    if job.stop_requested.is_set():
-        raise _stopped_error(0, settings.num_round)
-    booster, stop = _boost(job, settings, loaded)
-    if stop.stop_requested.is_set():
-        if not settings.save_model_on_termination:
-            raise _stopped_error(stop.rounds_done, settings.num_round)
-        log.warning(
-            "stopped after %d of %d rounds; saving that model (save_model_on_termination)",
-            stop.rounds_done,
-            settings.num_round,
-        )
-    if job.is_master:
-        facts = model.ModelFacts.from_booster(
-            booster,
-            libsvm_index_base=loaded.libsvm_index_base,
-            best_iteration=_best_iteration(booster),
-            rounds=booster.num_boosted_rounds(),
-        )
-        model.save(booster, facts, job.model_dir)
-
-
-def _boost(
-    job: TrainingJob, settings: TrainingSettings, loaded: data.TrainingData
-) -> tuple[xgb.Booster, StopWhenRequested]:
-    nthread = int(settings.params["nthread"])
-    train = loaded.train.dmatrix(nthread)
-    evals = [(train, TRAIN)]
-    if loaded.validation is not None:
-        evals.append((loaded.validation.dmatrix(nthread), VALIDATION))
-    stop = StopWhenRequested(job.stop_requested)
-    callbacks: list[xgb.callback.TrainingCallback] = [LogMetrics(job.log_metric), stop]
-    if settings.early_stopping_rounds is not None:
-        callbacks.append(
-            xgb.callback.EarlyStopping(
-                rounds=settings.early_stopping_rounds,
-                metric_name=settings.early_stopping_metric,
-                data_name=VALIDATION,
-                maximize=settings.maximize_early_stopping,
-                # gblinear cannot be cut back to its best round.
-                save_best=settings.params.get("booster") != "gblinear",
-            )
-        )
-    custom_metric: Any = None
-    if settings.extra_metrics:
-        custom_metric = eval_metrics.extra_evaluation(settings.extra_metrics, settings.objective)
-    log.info(
-        "boosting up to %d rounds on %d records × %d features%s",
-        settings.num_round,
-        train.num_row(),
-        train.num_col(),
-        f", validating on {evals[1][0].num_row()} records" if len(evals) > 1 else "",
-    )
-    try:
-        booster = xgb.train(
-            settings.params,
-            train,
-            num_boost_round=settings.num_round,
-            evals=evals,
-            custom_metric=custom_metric,
-            callbacks=callbacks,
-            verbose_eval=False,
-        )
-    except xgb.core.XGBoostError as exc:
+    undistributable = _undistributable(settings)
+    if undistributable is None:
+        try:
+            with cluster.joined(job.resources, job.stop_requested) as peers:
+                _train(job, settings, channels, peers)
+        except cluster.StoppedWhileJoining:
+            log.warning("training was stopped while the hosts were joining; nothing to save")
+        return
+    sharded = [c.name for c in job.channels.values() if c.distribution == "ShardedByS3Key"]
+    if sharded:
         raise UserError(
-            f"XGBoost stopped training: {xgboost_message(exc)}. Check the hyperparameters "
-            "and the data against XGBoost's parameter documentation."
-        ) from exc
-    return booster, stop
+            f"Channel(s) {', '.join(sharded)} are ShardedByS3Key on {len(hosts)} instances, "
+            f"but XGBoost cannot train with {undistributable} across hosts, so one host would "
+            "see part of the data. Use InstanceCount=1, S3DistributionType=FullyReplicated, "
+            f"or settings other than {undistributable}."
+        )
+    if not job.is_master:
+        log.info(
+            "host %s idles: XGBoost cannot train with %s across hosts",
+            job.resources.current_host,
+            undistributable,
+        )
+        return
+    log.warning(
+        "XGBoost cannot train with %s across hosts: training on %s only; the other %d idle",
+        undistributable,
+        hosts[0],
+        len(hosts) - 1,
+    )
+    _train(job, settings, channels, LONE_HOST)
+
+
+def _undistributable(settings: TrainingSettings) -> str | None:
+    """The setting XGBoost cannot spread over several hosts, if any."""
+    params = settings.params
+    if params.get("booster") == "gblinear":
+        # XGBoost trains gblinear on the first worker's rows only.
+        return "booster=gblinear"
+    if params.get("tree_method") == "exact":
+        return "tree_method=exact"
+    if "grow_colmaker" in str(params.get("updater", "")):
+        return "updater=grow_colmaker"
+    return None
+
+
+def _train(
+    job: TrainingJob,
+    settings: TrainingSettings,
+    channels: tuple[Channel, Channel | None],
+    peers: Peers,
+) -> None:
+    loaded = data.load(*channels, settings.csv_weights, peers)
+    for table in (loaded.train, loaded.validation):
+        if table is not None and (table.n_rows or peers.size == 1):
+            data.check_labels(table, settings.objective, settings.num_class)
+    if peers.any(job.stop_requested.is_set()):
+        job.stop_requested.set()
+        log.warning("training was stopped before boosting began; there is nothing to save")
+        return
+    boosted = boost(job, settings, loaded, peers, checkpoints.resume(job, peers))
+    if boosted.interrupted:
+        first_host = job.resources.hosts[0]
+        log.warning(
+            "stopped after %d of %d rounds; the checkpoint in %s is where a restarted job resumes",
+            boosted.rounds_done,
+            settings.num_round,
+            job.checkpoint_dir if job.is_master else f"{first_host}'s checkpoint directory",
+        )
+        if not settings.save_model_on_termination:
+            return
+        log.warning("saving the model trained so far (save_model_on_termination)")
+    if job.is_master:
+        _save(job, loaded, boosted)
+
+
+def _save(job: TrainingJob, loaded: data.TrainingData, boosted: Boosted) -> None:
+    booster = boosted.booster
+    facts = model.ModelFacts.from_booster(
+        booster,
+        libsvm_index_base=loaded.libsvm_index_base,
+        best_iteration=_best_iteration(booster),
+        rounds=booster.num_boosted_rounds(),
+    )
+    model.save(booster, facts, job.model_dir)
 
 
 def tuning_objective_metric(job: TrainingJob) -> str | None:
@@ -127,37 +145,8 @@ def tuning_objective_metric(job: TrainingJob) -> str | None:
     return name or None
 
 
-def _trains_on_this_host(job: TrainingJob) -> bool:
-    hosts = job.resources.hosts
-    if len(hosts) == 1:
-        return True
-    sharded = [c.name for c in job.channels.values() if c.distribution == "ShardedByS3Key"]
-    if sharded:
-        raise UserError(
-            f"Channel(s) {', '.join(sharded)} are ShardedByS3Key on {len(hosts)} instances, "
-            "but algoport-xgboost trains on one instance, so it would see part of the data. "
-            "Use InstanceCount=1, or S3DistributionType=FullyReplicated."
-        )
-    if not job.is_master:
-        log.info(
-            "host %s idles: algoport-xgboost trains on %s only",
-            job.resources.current_host,
-            hosts[0],
-        )
-        return False
-    log.warning("training on %s only; the other %d instance(s) idle", hosts[0], len(hosts) - 1)
-    return True
-
-
 def _best_iteration(booster: xgb.Booster) -> int | None:
     try:
         return int(booster.best_iteration)
     except AttributeError:
         return None
-
-
-def _stopped_error(rounds_done: int, num_round: int) -> UserError:
-    return UserError(
-        f"Training was stopped (SIGTERM) after {rounds_done} of {num_round} rounds and no model "
-        "was saved. Set save_model_on_termination=true to keep the model trained so far."
-    )
