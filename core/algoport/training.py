@@ -167,12 +167,10 @@ def run_training(environ: Mapping[str, str] | None = None) -> int:
         job = prepare_job(algorithm, paths, env)
         job.model_dir.mkdir(parents=True, exist_ok=True)
         job.output_data_dir.mkdir(parents=True, exist_ok=True)
-        previous = _install_stop_handler(job)
+        # Kept until exit: a SIGTERM while the manifest is written must not kill the job.
+        _install_stop_handler(job)
         log.info(_start_line(job, algorithm))
-        try:
-            algorithm.fit(job)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+        algorithm.fit(job)
         if job.stop_requested.is_set():
             log.warning(
                 "training stopped on request; checkpoints are in %s and no manifest was written",
@@ -196,7 +194,14 @@ def run_training(environ: Mapping[str, str] | None = None) -> int:
             log.error("%s", "".join(traceback.format_exception(exc)).rstrip())
         write_failure(paths, error)
         return error.exit_code
-    log.info("training complete; model written to %s", job.model_dir)
+    if job.is_master:
+        log.info("training complete; model written to %s", job.model_dir)
+    else:
+        log.info(
+            "training complete on %s; %s writes the model",
+            job.resources.current_host,
+            job.resources.hosts[0],
+        )
     return 0
 
 
