@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from algoport.errors import PlatformError
 
@@ -12,33 +13,27 @@ MB = 1024 * 1024
 BATCH_STRATEGIES = ("MULTI_RECORD", "SINGLE_RECORD")
 
 
-def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _number(
+    env: Mapping[str, str], name: str, default: float, low: float, high: float, kind: type = float
+) -> Any:
+    """``env[name]`` as ``kind`` within [low, high], the default when unset, else an error."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
         value = low - 1
     if not low <= value <= high:
+        noun = "an integer" if kind is int else "a number"
         raise PlatformError(
-            f"{name} is {raw!r}; expected an integer from {low} to {high}. Fix or unset it."
+            f"{name} is {raw!r}; expected {noun} from {low:g} to {high:g}. Fix or unset it."
         )
     return value
 
 
-def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise PlatformError(
-            f"{name} is {raw!r}; expected a number from {low:g} to {high:g}. Fix or unset it."
-        )
+def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value: int = _number(env, name, default, low, high, kind=int)
     return value
 
 
