@@ -125,12 +125,15 @@ def test_csv_predictions_equal_scikit_learn(served: Served, sklearn_kit: Any) ->
         labels = sklearn_kit.column(records, "predicted_label")
         assert labels.dtype.kind == "i"
         np.testing.assert_array_equal(labels, served.reference.predict(served.test_x))
-        np.testing.assert_allclose(
-            sklearn_kit.column(records, "probabilities"),
-            served.reference.predict_proba(served.test_x),
-            rtol=RTOL,
-            atol=1e-15,
-        )
+        probabilities = served.reference.predict_proba(served.test_x)
+        if served.predictor_type == "binary_classifier":
+            assert list(records[0]) == ["score", "predicted_label"]
+            served_probabilities = sklearn_kit.column(records, "score")
+            probabilities = probabilities[:, 1]
+        else:
+            assert list(records[0]) == ["probabilities", "predicted_label"]
+            served_probabilities = sklearn_kit.column(records, "probabilities")
+        np.testing.assert_allclose(served_probabilities, probabilities, rtol=RTOL, atol=1e-15)
     else:
         np.testing.assert_allclose(
             sklearn_kit.column(records, "score"), served.reference.predict(served.test_x), rtol=RTOL
@@ -181,10 +184,10 @@ def test_csv_and_jsonlines_replies_hold_one_line_per_record(
     assert len(csv_lines) == len(jsonl) == 5
     for line, record in zip(csv_lines, records, strict=True):
         cells = [float(cell) for cell in line.split(",")]
-        if served.is_classifier:
-            assert cells == [record["predicted_label"], *record["probabilities"]]
+        if served.predictor_type == "multiclass_classifier":
+            assert cells == [*record["probabilities"], record["predicted_label"]]
         else:
-            assert cells == [record["score"]]
+            assert cells == list(record.values())  # score, then the label of a classifier
 
 
 def test_recordio_protobuf_is_produced(served: Served, sklearn_kit: Any) -> None:

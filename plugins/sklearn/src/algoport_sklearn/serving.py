@@ -52,15 +52,23 @@ def request_features(data: Any, feature_count: int, *, allow_missing: bool) -> F
     return features
 
 
-def class_predictions(estimator: Any, features: Features, class_count: int) -> Columns:
-    """``predicted_label`` and ``probabilities`` with a column for every class 0..k-1.
+def class_predictions(
+    estimator: Any, features: Features, class_count: int, *, binary: bool
+) -> Columns:
+    """A binary classifier's ``score`` (probability of class 1), or a multiclass one's
+    ``probabilities`` with a column for every class 0..k-1; then ``predicted_label``.
 
-    Classes absent from the training data get probability 0, so the width never depends on
-    which classes the training data happened to hold.
+    The names and order are those of the XGBoost plugin (and Linear Learner's binary
+    ``score``), so a client reads either algorithm's replies the same way. Classes absent
+    from the training data get probability 0, so the width never depends on which classes
+    the training data happened to hold.
     """
     probabilities = np.zeros((features.shape[0], class_count))
     probabilities[:, estimator.classes_] = estimator.predict_proba(features)
-    return {"predicted_label": probabilities.argmax(axis=1), "probabilities": probabilities}
+    labels = probabilities.argmax(axis=1)
+    if binary:
+        return {"score": probabilities[:, 1], "predicted_label": labels}
+    return {"probabilities": probabilities, "predicted_label": labels}
 
 
 def regression_predictions(estimator: Any, features: Features) -> Columns:

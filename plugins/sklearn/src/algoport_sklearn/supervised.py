@@ -163,7 +163,12 @@ class SupervisedAlgorithm:
         )
         if model.class_count is None:
             return regression_predictions(model.estimator, features)
-        return class_predictions(model.estimator, features, model.class_count)
+        return class_predictions(
+            model.estimator,
+            features,
+            model.class_count,
+            binary=model.predictor_type == "binary_classifier",
+        )
 
 
 def warn_ignored(name: str, value: Any, predictor_type: str) -> None:
