@@ -1,13 +1,15 @@
 """Serving speed: algoport's `serve` against a bare starlette app, side by side, with wrk.
 
-    python bench/serve.py [--duration 10] [--rows 1,100,1000] [--connections 1,16]
+    python bench/serve.py [--duration 5] [--rounds 3] [--rows 1,100,1000] [--connections 1,16]
 
 Trains algoport-sklearn's `linear` (LogisticRegression) on the bundled breast-cancer data
 (30 features) through the real `train`, serves it with one worker pinned to CPU 0, and
-drives it with wrk pinned to CPU 1; then does the same for `bench/bare_app.py` (np.loadtxt
-and an inline predict, as the AWS examples do). Prints requests/s and p50/p99 latency per
-body size and connection count, the time from starting `serve` to the first 200 from
-/ping, and resident memory. Needs wrk (Debian package `wrk`) and taskset (util-linux).
+drives it with wrk pinned to CPU 1, side by side with `bench/bare_app.py` (np.loadtxt and
+an inline predict, as the AWS examples do) on the same CPU. Both servers run for the whole
+benchmark and are measured in turn, round after round, so a noisy neighbour slows both
+rather than one; each cell reports the median round. Prints requests/s and p50/p99 latency
+per body size and connection count, the time from starting each server to its first 200
+from /ping, and resident memory. Needs wrk (Debian package `wrk`) and taskset (util-linux).
 """
 
 from __future__ import annotations
@@ -105,15 +107,26 @@ def train_model(workdir: Path, data: Path) -> Path:
     return extract_model(outcome.model_tarball, workdir / "serving" / "model")
 
 
-def measure_server(
-    name: str, url: str, scripts: dict[int, Path], connections: list[int], duration: int
-) -> dict[tuple[int, int], Measure]:
-    results = {}
+def measure_servers(
+    urls: dict[str, str],
+    scripts: dict[int, Path],
+    connections: list[int],
+    duration: int,
+    rounds: int,
+) -> dict[str, dict[tuple[int, int], Measure]]:
+    """Each cell measured ``rounds`` times per server, servers alternating; the median round."""
+    results: dict[str, dict[tuple[int, int], Measure]] = {name: {} for name in urls}
     for rows, script in scripts.items():
         for conns in connections:
-            results[(rows, conns)] = run_wrk(url + "/invocations", script, conns, duration)
-            m = results[(rows, conns)]
-            print(f"  {name:8} rows={rows:5} c={conns:3}: {m.rps:9.0f} req/s", file=sys.stderr)
+            samples: dict[str, list[Measure]] = {name: [] for name in urls}
+            for _ in range(rounds):
+                for name, url in urls.items():
+                    samples[name].append(run_wrk(url + "/invocations", script, conns, duration))
+            for name, measures in samples.items():
+                median = sorted(measures, key=lambda m: m.rps)[len(measures) // 2]
+                results[name][(rows, conns)] = median
+                shown = " ".join(f"{m.rps:.0f}" for m in measures)
+                print(f"  {name:8} rows={rows:5} c={conns:3}: {shown} req/s", file=sys.stderr)
     return results
 
 
@@ -131,7 +144,8 @@ def start_bare(port: int, data: Path) -> tuple[subprocess.Popen[bytes], float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per cell and server")
     parser.add_argument("--rows", default="1,100,1000")
     parser.add_argument("--connections", default="1,16")
     args = parser.parse_args()
@@ -154,19 +168,21 @@ def main() -> None:
         assert server.process is not None
         os.sched_setaffinity(server.process.pid, {0})
         ready = server.wait_until_ready()
-        ours = measure_server("algoport", server.url, scripts, connections, args.duration)
-        ours_rss = rss_mb(server.process.pid)
-        server.stop()
+        bare, bare_ready = start_bare(port := find_free_port(), data)
+        try:
+            urls = {"algoport": server.url, "bare": f"http://127.0.0.1:{port}"}
+            results = measure_servers(urls, scripts, connections, args.duration, args.rounds)
+            ours_rss, bare_rss = rss_mb(server.process.pid), rss_mb(bare.pid)
+        finally:
+            server.stop()
+            bare.terminate()
+            bare.wait()
 
-        port = find_free_port()
-        bare, bare_ready = start_bare(port, data)
-        bare_url = f"http://127.0.0.1:{port}"
-        theirs = measure_server("bare", bare_url, scripts, connections, args.duration)
-        bare_rss = rss_mb(bare.pid)
-        bare.terminate()
-        bare.wait()
-
-    print(f"\nserve benchmark: {args.duration} s per cell; server on CPU 0, wrk on CPU 1\n")
+    ours, theirs = results["algoport"], results["bare"]
+    print(
+        f"\nserve benchmark: median of {args.rounds} rounds of {args.duration} s per cell, "
+        "servers alternating; servers on CPU 0, wrk on CPU 1\n"
+    )
     print(
         "| rows | conns | algoport req/s | bare req/s | ratio "
         "| algoport p50 / p99 ms | bare p50 / p99 ms |"

@@ -297,7 +297,8 @@ def test_slow_predict_past_the_timeout_is_504(tmp_path: Path, linear_data: str) 
 def test_ping_answers_while_16_slow_predictions_run(tmp_path: Path, linear_data: str) -> None:
     model = train_linear(tmp_path / "ml", linear_data, sleep_seconds=2)
     finished: list[int] = []
-    with ServeProcess(model) as server:
+    # Sleeping predictions wait rather than compute: threads let them overlap.
+    with ServeProcess(model, env={"ALGOPORT_PREDICT_THREADS": "16"}) as server:
 
         def predict() -> None:
             reply = httpx.post(

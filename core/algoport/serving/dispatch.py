@@ -4,9 +4,14 @@ Handing work to a thread and back costs about 60 µs, more than a small predicti
 linear model takes. So a request runs inline on the event loop only when this model's
 recent small requests took under ``inline_budget`` seconds (0.5 ms by default) and the
 body is small; everything else, and everything until there is a measurement, runs on a
-thread where ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` applies. A model whose inline run ever
-takes ten times the budget never runs inline again, so a slow outlier blocks the loop once
-at most. ``ALGOPORT_INLINE_PREDICT_MS=0`` turns inline runs off.
+thread where ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` applies.
+
+An inline run that takes ten times the budget is a strike; every fast inline run forgives
+a fiftieth of one, and three strikes send the model to threads for good. So a model with
+regular latency spikes blocks the loop a few times at most, while a fast model whose run
+was stretched now and then by the scheduler or a garbage collection (wall time counts)
+stays inline, rather than queueing concurrent requests behind the GIL on threads.
+``ALGOPORT_INLINE_PREDICT_MS=0`` turns inline runs off.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ T = TypeVar("T")
 INLINE_MAX_BYTES = 64 * 1024
 SMOOTHING = 0.1
 DEMOTE_FACTOR = 10
+STRIKES_TO_DEMOTE = 3.0
+FORGIVEN_PER_FAST_RUN = 1 / 50
 
 
 class Dispatcher:
@@ -35,6 +42,7 @@ class Dispatcher:
         self.estimate: float | None = None
         self.samples = 0
         self.demoted = inline_budget <= 0
+        self.strikes = 0.0
 
     def _inline_allowed(self, size: int) -> bool:
         return (
@@ -61,12 +69,24 @@ class Dispatcher:
             started = time.perf_counter()
             result = work()
             seconds = time.perf_counter() - started
-            if seconds > DEMOTE_FACTOR * self.inline_budget:
-                self.demoted = True
-                log.info("predictions now always run on threads (one took %.1f ms)", seconds * 1e3)
+            self._judge(seconds)
             self._record(seconds, size)
             return result
         return await self._on_thread(work, size)
+
+    def _judge(self, seconds: float) -> None:
+        if seconds <= DEMOTE_FACTOR * self.inline_budget:
+            self.strikes = max(0.0, self.strikes - FORGIVEN_PER_FAST_RUN)
+            return
+        self.strikes += 1
+        if self.strikes >= STRIKES_TO_DEMOTE:
+            self.demoted = True
+            log.info(
+                "predictions now always run on threads (inline runs keep taking over %.1f ms; "
+                "the last took %.1f ms)",
+                DEMOTE_FACTOR * self.inline_budget * 1e3,
+                seconds * 1e3,
+            )
 
     async def _on_thread(self, work: Callable[[], T], size: int) -> T:
         def timed() -> tuple[T, float]:

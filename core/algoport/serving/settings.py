@@ -48,7 +48,9 @@ class ServingSettings:
     batch: bool = False
     batch_strategy: str = "MULTI_RECORD"
     max_concurrent_transforms: int = 1
-    predict_threads: int = 32
+    # One, so CPU-bound requests are served in arrival order instead of sharing the GIL,
+    # which doubles tail latency under load; workers give parallelism.
+    predict_threads: int = 1
     inline_predict_ms: float = 0.5
     graceful_seconds: float = 25.0
 
@@ -78,6 +80,6 @@ class ServingSettings:
             max_concurrent_transforms=_integer(
                 env, "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", workers, 1, 256
             ),
-            predict_threads=_integer(env, "ALGOPORT_PREDICT_THREADS", 32, 1, 1024),
+            predict_threads=_integer(env, "ALGOPORT_PREDICT_THREADS", 1, 1, 1024),
             inline_predict_ms=_number(env, "ALGOPORT_INLINE_PREDICT_MS", 0.5, 0.0, 100.0),
         )
