@@ -22,10 +22,12 @@ Command = Callable[[argparse.Namespace], int]
 def cmd_train(args: argparse.Namespace) -> int:
     setup_logging()
     try:
+        from algoport.allocator import keep_freed_memory
         from algoport.training import run_training
     except Exception as exc:
         # A broken installation must still leave SageMaker a failure reason.
         return _startup_failure(exc)
+    keep_freed_memory()
     return run_training()
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
+from algoport.allocator import keep_freed_memory
 from algoport.contract import ContractPaths
 from algoport.errors import AlgoportError
 from algoport.logs import setup_logging
@@ -69,6 +70,7 @@ def hypercorn_config(sock: socket.socket, settings: ServingSettings) -> Config:
 
 def serve_worker(sock: socket.socket, settings: ServingSettings, model_dir: Path) -> int:
     """Run one worker on an already-listening socket until SIGTERM; return its exit code."""
+    keep_freed_memory()
     try:
         algorithm = load_selected(model_dir)
     except AlgoportError as exc:
