@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from algoport import hp
@@ -85,7 +85,7 @@ class Linear(SupervisedAlgorithm):
 
     def build_estimator(
         self, predictor_type: PredictorType, hyperparameters: Mapping[str, Any], record_count: int
-    ) -> Pipeline:
+    ) -> Any:
         hps = hyperparameters
         penalty = hps["l1"] + hps["wd"]
         l1_ratio = hps["l1"] / penalty if penalty else 0.0
@@ -118,7 +118,7 @@ class Linear(SupervisedAlgorithm):
             )
         if hps["normalize_data"]:
             return make_pipeline(StandardScaler(), estimator)
-        return make_pipeline(estimator)
+        return estimator  # a one-step Pipeline would add ~30 µs to every prediction
 
 
 def _class_weight(predictor_type: PredictorType, hps: Mapping[str, Any]) -> Any:
