@@ -2,8 +2,9 @@
 
 Prints per-call times (best of several rounds, time.perf_counter) and throughput for CSV
 decoding against numpy (and pandas / pyarrow when importable), for the response encoders
-and for recordio-protobuf. Timings depend on the allocator: on hosts where fresh memory
-is slow to map, ``MALLOC_TRIM_THRESHOLD_`` / ``MALLOC_MMAP_THRESHOLD_`` change them a lot.
+and for recordio-protobuf. The allocator is tuned as `train` and `serve` tune it
+(``algoport.allocator``): without that, mapping fresh pages for numpy's temporaries can
+double the CSV times.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from algoport.allocator import keep_freed_memory
 from algoport.formats.csv import decode_csv, encode_csv
 from algoport.formats.jsonformat import encode_json
 from algoport.formats.recordio_protobuf import (
@@ -136,7 +138,7 @@ def bench_csv_styles() -> None:
             row.append(f"{theirs * 1e6:,.0f} ({theirs / ours:.2f}x)")
         rows.append(row)
     table(
-        "CSV decode of 1000 × 30 by value style (repr = 17 digits: needs float())",
+        "CSV decode of 1000 × 30 by value style (repr: doubles in full, up to 17 digits)",
         ["style", "KB", "decode_csv µs", "np.loadtxt µs (ratio)"],
         rows,
     )
@@ -208,6 +210,7 @@ def bench_recordio_protobuf() -> None:
 
 
 def main() -> None:
+    print(f"allocator keeps freed memory: {keep_freed_memory()}")
     bench_csv_decode()
     bench_csv_styles()
     bench_encoders()

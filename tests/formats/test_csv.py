@@ -83,6 +83,81 @@ def test_vectorised_values_are_correctly_rounded() -> None:
         assert same(decode_csv(text.encode()), np.array(expected)), spec
 
 
+def parse_long(tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The long-field pass alone on one column of ``tokens``: (values, parsed)."""
+    text = "\n".join(tokens).encode()
+    seps = np.flatnonzero(np.frombuffer(text + b"\n", np.uint8) == 10)
+    lengths = np.diff(seps, prepend=-1) - 1
+    values, parsed = np.zeros(len(tokens)), np.zeros(len(tokens), bool)
+    csv._parse_long_fields(
+        csv._long_windows(text), seps, lengths, np.arange(len(tokens)), values, parsed
+    )
+    return values, parsed
+
+
+# How programs write doubles in full: the shortest repr, or 16-17 significant digits. Fixed
+# notation with many decimals can hold more than 18 significant digits: float() takes those.
+LONG_SPECS = {"{!r}": True, "{:.17g}": True, "{:.16g}": True, "{:.18f}": False, "{:.19g}": False}
+
+
+@pytest.mark.parametrize(("spec", "vectorised"), LONG_SPECS.items())
+def test_long_values_are_correctly_rounded(spec: str, vectorised: bool) -> None:
+    rng = np.random.default_rng(11)
+    doubles = rng.normal(size=12_000) * 10.0 ** rng.integers(-6, 17, size=12_000)
+    tokens = [spec.format(v) for v in doubles.tolist()]
+    rows = [",".join(tokens[i : i + 12]) for i in range(0, len(tokens), 12)]
+
+    decoded = decode_csv("\n".join(rows).encode()).ravel()
+
+    assert same(decoded, np.array([float(token) for token in tokens]))
+    long = [token for token in tokens if 15 < len(token) <= 32 and "e" not in token]
+    values, parsed = parse_long(long)
+    assert same(values[parsed], np.array([float(token) for token in long])[parsed])
+    if vectorised:
+        assert parsed.mean() > 0.99  # the vectorised pass decides nearly all by itself
+
+
+def test_long_values_halfway_between_doubles_are_left_to_float() -> None:
+    halfway = ["9007199254740993", "12345678901234567", "-9007199254740993.000"]
+    _, parsed = parse_long(halfway)
+    assert not parsed.any()
+    body = big(",".join(halfway))
+    assert same(decode_csv(body)[0], np.array([float(t) for t in halfway]))
+
+
+def test_long_fields_the_vectorised_pass_cannot_take_still_parse() -> None:
+    tokens = [
+        "0.00000000000000000000000012345",  # 26 fractional digits
+        "1234567890123456789.5",  # 20 significant digits
+        "123456789012345678901234567890123456",  # longer than the window
+        "+0000000000000000000000000000001.5",
+        "-.12345678901234567",
+        "12345678901234567.",
+    ]
+    body = big(",".join(tokens))
+    assert same(decode_csv(body)[0], np.array([float(t) for t in tokens]))
+    assert_tiers_agree(body)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "1234567890.123.45",
+        "--1234567890123456",
+        "12345678901234567e",
+        "1234567890123456 7",
+        "12345678901234+567",
+        "1234567890123456_7",
+        "0x12345678901234567",
+    ],
+)
+def test_long_bad_values_are_refused_like_short_ones(bad: str) -> None:
+    body = big(f"1,{bad},2")
+    assert_tiers_agree(body)
+    with pytest.raises(DataError, match=r"row 1, column 2: .* is not a number"):
+        decode_csv(body)
+
+
 # --------------------------------------------------------------------------- errors
 
 

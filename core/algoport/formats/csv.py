@@ -8,8 +8,11 @@ Decoding has three tiers that accept exactly the same language:
 * ``_decode_small`` (bodies under ``_SMALL_BODY`` bytes) calls ``float`` per field, whose
   grammar on ASCII bytes is ``_NUMBER`` plus underscores, which it refuses up front.
 * ``_decode_vectorised`` parses plain decimals (``-12.5``, ``3e-05``) with whole-array numpy
-  operations and hands every other field (``nan``, spaces, over-long digits, anything odd)
-  to the reference field parser.
+  operations; fields of 16 to 32 characters without an exponent, such as the 17 significant
+  digits of a float written in full, get a second vectorised pass in double-double
+  arithmetic. Every other field (``nan``, spaces, anything odd), and the rare long one too
+  close to halfway between two floats to round with certainty, goes to the reference field
+  parser.
 
 The two fast tiers return ``None`` instead of raising, and the caller then runs the
 reference tier, so a fast tier can never word an error differently or accept bad data.
@@ -200,6 +203,9 @@ class _Tables:
         ).astype(np.int32)
         self.first_bit: npt.NDArray[np.int32] = (1 << (_LAST_COL - lengths)).astype(np.int32)
         self.pow10: npt.NDArray[np.float64] = 10.0 ** np.arange(_MAX_POW10 + 1, dtype=np.float64)
+        self.pow10_int: npt.NDArray[np.uint64] = np.array(
+            [10**k for k in range(_MAX_DIGITS + 1)], dtype=np.uint64
+        )
         # 10**(k-1), and 1 for k = 0: the weight of the dot, k columns before the end.
         self.dot_weight: npt.NDArray[np.float64] = np.concatenate([[1.0], self.pow10[:-1]])
         # Index e + _MAX_POW10 (+ _SIGNED for a negative value) of value * mul / div.
@@ -272,12 +278,27 @@ def _decode_vectorised(text: bytes) -> npt.NDArray[np.float64] | None:
     result = np.empty(n_fields)
     ok = np.empty(n_fields, dtype=bool)
     empty = np.empty(n_fields, dtype=bool)
+    long_windows: npt.NDArray[np.void] | None = None
     for start in range(0, n_fields, _CHUNK):
         chunk = slice(start, start + _CHUNK)
         lengths = np.diff(seps[chunk], prepend=seps[start - 1] if start else -1) - 1
-        _parse_fields(
-            windows, seps[chunk], lengths, present, result[chunk], ok[chunk], empty[chunk]
-        )
+        is_long = (lengths > _LAST_COL) & (lengths <= _LONG_WINDOW)
+        if not is_long.any():
+            _parse_fields(
+                windows, seps[chunk], lengths, present, result[chunk], ok[chunk], empty[chunk]
+            )
+        else:
+            if long_windows is None:
+                long_windows = _long_windows(text)
+            long, short = np.flatnonzero(is_long), np.flatnonzero(~is_long)
+            if short.size:
+                parts = np.empty(short.size), np.empty(short.size, bool), np.empty(short.size, bool)
+                _parse_fields(windows, seps[chunk][short], lengths[short], present, *parts)
+                result[start + short], ok[start + short], empty[start + short] = parts
+            ok[start + long] = empty[start + long] = False
+            _parse_long_fields(
+                long_windows, seps[chunk][long], lengths[long], start + long, result, ok
+            )
         if not start and np.count_nonzero(~(ok[chunk] | empty[chunk])) > lengths.size // 16:
             return _decode_small(text)  # mostly unusual fields: float() on all is faster
 
@@ -411,6 +432,132 @@ def _parse_fields(
         index = index + ((minus_bits & first_bit) != 0) * _SIGNED
     np.multiply(mantissa, tables.mul[index], out=result)
     result /= tables.div[index]
+
+
+# --------------------------------------------------------------------------- long fields
+
+# Long fields are read as the 32 bytes that end at their last character (not the separator).
+_LONG_WINDOW: Final = 32
+_MAX_DIGITS: Final = 18  # significant digits: below 10**18 < 2**63, exact in an int64
+_SPLITTER: Final = 134217729.0  # 2**27 + 1: Veltkamp's split of a double into two halves
+# Far above the double-double division's error (about 2**-104 of the value): a long field
+# whose value lies closer than this to halfway between two doubles goes to float().
+_DOUBT: Final = 2.0**-96
+
+
+def _long_windows(text: bytes) -> npt.NDArray[np.void]:
+    buffer = bytes(_LONG_WINDOW) + text
+    return np.ndarray(
+        (len(buffer) - _LONG_WINDOW + 1,), dtype=f"V{_LONG_WINDOW}", buffer=buffer, strides=(1,)
+    )
+
+
+def _split(value: npt.NDArray[np.float64]) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    scaled = value * _SPLITTER
+    high = scaled - (scaled - value)
+    return high, value - high
+
+
+def _parse_long_fields(
+    windows: npt.NDArray[np.void],
+    seps: npt.NDArray[np.intp],
+    lengths: npt.NDArray[np.intp],
+    index: npt.NDArray[np.intp],
+    result: npt.NDArray[np.float64],
+    ok: npt.NDArray[np.bool_],
+) -> None:
+    """Parse ``[+-]?digits[.digits]`` fields of 16-32 characters into ``result[index]``.
+
+    The digits, the dot taken out, form an integer M (at most 18 significant digits) and
+    the value is M / 10**f for f fractional digits (at most 22, so 10**f is exact). M is
+    exactly the double nearest it plus a remainder under half its ulp; dividing that
+    double-double by 10**f (Dekker's exact product gives the first quotient's remainder)
+    leaves a double-double within ~2**-102 of the value, whose rounded sum is the correctly
+    rounded value unless the value lies within _DOUBT of halfway between two doubles: those
+    stay not ``ok`` for float() to decide. Per-field facts are 32-bit masks, bit j for
+    column j, as in ``_parse_fields``.
+    """
+    n = seps.size
+    chars = windows[seps].view(np.uint8).reshape(n, _LONG_WINDOW)
+    first = (_LONG_WINDOW - lengths).astype(np.uint64)  # column of the first character
+    inside = (np.uint64(0xFFFFFFFF) << first) & np.uint64(0xFFFFFFFF)
+    first_bit = np.uint64(1) << first
+    digits = chars - np.uint8(48)
+    is_digit = digits < 10
+    digit_bits = _mask32(is_digit) & inside
+    dot_bits = _mask32(chars == 46) & inside
+    negative = (_mask32(chars == 45) & first_bit) != 0
+    sign_bits = _mask32(chars == 43) & first_bit | np.where(negative, first_bit, 0)
+    nonzero_bits = _mask32((digits - np.uint8(1)) < 9) & inside
+
+    good = (inside & ~(digit_bits | dot_bits | sign_bits)) == 0
+    good &= (dot_bits & (dot_bits - np.uint64(1))) == 0  # one dot at most
+    good &= digit_bits != 0
+    dot = _high_bit(dot_bits)  # -1 without a dot
+    lead = _high_bit(nonzero_bits & (~nonzero_bits + np.uint64(1)))  # lowest set bit
+    lead = np.where(nonzero_bits != 0, lead, _LONG_WINDOW)
+    significant = (_LONG_WINDOW - lead) - (dot > lead)
+    good &= significant <= _MAX_DIGITS
+    fraction_digits = np.where(dot >= 0, _LONG_WINDOW - 1 - dot, 0)
+    good &= fraction_digits <= _MAX_POW10
+
+    # The digits read as one number, the dot a 0 digit: at most 19 columns when good.
+    digits *= is_digit
+    words = digits.view(np.uint64)  # (n, 4): 8 columns each
+    for multiplier, shift, keep in (
+        (10 << 8 | 1, 8, 0x00FF00FF00FF00FF),
+        (100 << 16 | 1, 16, 0x0000FFFF0000FFFF),
+        (10_000 << 32 | 1, 32, None),
+    ):
+        words *= np.uint64(multiplier)
+        words >>= np.uint64(shift)
+        if keep is not None:
+            words &= np.uint64(keep)
+    # Columns 16-31 are in every field; of columns 8-15 only those from `first` on. Columns
+    # 0-7 hold only the previous field and zeros in a good field (19 columns at most).
+    in_field = _tables().pow10_int[np.clip(16 - first.astype(np.intp), 0, 8)]
+    spread = (words[:, 1] % in_field) * np.uint64(10**16)
+    spread += words[:, 2] * np.uint64(10**8)
+    spread += words[:, 3]
+    # Close the dot's gap: M = (digits left of it) * 10**f + (digits right of it). With
+    # f > 18 the digits left of it are all 0 in a good field, and M is the whole number.
+    scale = _tables().pow10_int[np.minimum(fraction_digits, _MAX_DIGITS)]
+    closed = spread // (scale * np.uint64(10)) * scale + spread % scale
+    has_gap = (dot >= 0) & (fraction_digits <= _MAX_DIGITS)
+    mantissa = np.where(has_gap, closed, spread).view(np.int64)
+
+    high = mantissa.astype(np.float64)
+    low = (mantissa - high.astype(np.int64)).astype(np.float64)  # |low| <= 64, exact
+    divisor = _tables().pow10[np.minimum(fraction_digits, _MAX_POW10)]
+    # high / divisor as q1 + remainder / divisor; q1 * divisor exactly with Dekker's product.
+    q1 = high / divisor
+    q1_high, q1_low = _split(q1)
+    d_high, d_low = _split(divisor)
+    product = q1 * divisor
+    product_error = ((q1_high * d_high - product) + q1_high * d_low + q1_low * d_high) + (
+        q1_low * d_low
+    )
+    remainder = ((high - product) - product_error) + low
+    q2 = remainder / divisor
+    value = q1 + q2
+    residual = q2 - (value - q1)  # Fast2Sum (|q1| >= |q2|): value + residual == q1 + q2
+    # value >= 0 here: the neighbour on the residual's side is this far away.
+    gap = np.where(residual >= 0, np.spacing(value), value - np.nextafter(value, 0.0))
+    good &= np.abs(residual) + _DOUBT * value < gap / 2
+    np.negative(value, out=value, where=negative)
+    result[index[good]] = value[good]
+    ok[index[good]] = True
+
+
+def _mask32(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint64]:
+    """One bit per column (bit j = column j) of a C-contiguous (n, 32) boolean array."""
+    packed = np.packbits(flags.ravel(), bitorder="little").view(np.dtype("<u4"))
+    return packed.astype(np.uint64)
+
+
+def _high_bit(masks: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
+    """Column of each mask's highest set bit; -1 for 0."""
+    return (np.frexp(masks.astype(np.float64))[1] - 1).astype(np.intp)
 
 
 # --------------------------------------------------------------------------- encoding
