@@ -228,11 +228,11 @@ def _bitmask(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
     return top_bytes.view(np.uint16)[:, 0].astype(np.int32)
 
 
-def _positional_digits(digits: npt.NDArray[np.uint8]) -> npt.NDArray[Any]:
-    """Each (n, 16) row of digit values read as one number: column 14 the units.
+def _digit_words(digits: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+    """Each 8 digit values of an (n, 8k) array, in place, as one number: (n, k) uint64.
 
-    Column 15 must hold 0. SWAR: three multiply-shift steps merge 2, 4, then 8 digits per
-    64-bit word, the first byte being the most significant digit.
+    SWAR: three multiply-shift steps merge 2, 4, then 8 digits per 64-bit word, the first
+    byte being the most significant digit.
     """
     words = digits.view(np.uint64)
     for multiplier, shift, keep in (
@@ -244,6 +244,15 @@ def _positional_digits(digits: npt.NDArray[np.uint8]) -> npt.NDArray[Any]:
         words >>= np.uint64(shift)
         if keep is not None:
             words &= np.uint64(keep)
+    return words
+
+
+def _positional_digits(digits: npt.NDArray[np.uint8]) -> npt.NDArray[Any]:
+    """Each (n, 16) row of digit values read as one number: column 14 the units.
+
+    Column 15 must hold 0.
+    """
+    words = _digit_words(digits)
     value = words[:, 0] * 1e7
     value += words[:, 1] / 10
     return value
@@ -503,16 +512,7 @@ def _parse_long_fields(
 
     # The digits read as one number, the dot a 0 digit: at most 19 columns when good.
     digits *= is_digit
-    words = digits.view(np.uint64)  # (n, 4): 8 columns each
-    for multiplier, shift, keep in (
-        (10 << 8 | 1, 8, 0x00FF00FF00FF00FF),
-        (100 << 16 | 1, 16, 0x0000FFFF0000FFFF),
-        (10_000 << 32 | 1, 32, None),
-    ):
-        words *= np.uint64(multiplier)
-        words >>= np.uint64(shift)
-        if keep is not None:
-            words &= np.uint64(keep)
+    words = _digit_words(digits)  # (n, 4): 8 columns each
     # Columns 16-31 are in every field; of columns 8-15 only those from `first` on. Columns
     # 0-7 hold only the previous field and zeros in a good field (19 columns at most).
     in_field = _tables().pow10_int[np.clip(16 - first.astype(np.intp), 0, 8)]
