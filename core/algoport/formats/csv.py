@@ -196,6 +196,8 @@ class _Tables:
         # Column of the highest set bit of a 16-bit mask; _NO_BIT for 0.
         self.high_bit: npt.NDArray[np.int16] = np.full(1 << _WINDOW, _NO_BIT, dtype=np.int16)
         self.high_bit[1:] = np.frexp(masks[1:])[1] - 1
+        # Columns from the dot to the separator, for values that end there; 0 without a dot.
+        self.dot_shift: npt.NDArray[np.int16] = np.clip(_LAST_COL - self.high_bit, 0, _LAST_COL)
         lengths = np.arange(_WINDOW)
         # Bits of a field of each length (it ends at column 14) and of its first column.
         self.field_bits: npt.NDArray[np.int32] = (
@@ -217,15 +219,12 @@ class _Tables:
 
 _NO_BIT: Final = 99  # far enough left that "end column - position" is negative
 _SIGNED: Final = 2 * _MAX_POW10 + 1
-_MOVEMASK: Final = np.uint64(0x0102040810204080)
 
 
 def _bitmask(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
     """One bit per column (bit j = column j) for a C-contiguous (n, 16) boolean array."""
-    # Multiplying 8 bytes of 0/1 by _MOVEMASK gathers their low bits into the top byte.
-    products = flags.view(np.uint64) * _MOVEMASK
-    top_bytes = np.ascontiguousarray(products.view(np.uint8)[:, 7::8])
-    return top_bytes.view(np.uint16)[:, 0].astype(np.int32)
+    packed = np.packbits(flags.ravel(), bitorder="little").view(np.dtype("<u2"))
+    return packed.astype(np.int32)
 
 
 def _digit_words(digits: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
@@ -288,9 +287,12 @@ def _decode_vectorised(text: bytes) -> npt.NDArray[np.float64] | None:
     ok = np.empty(n_fields, dtype=bool)
     empty = np.empty(n_fields, dtype=bool)
     long_windows: npt.NDArray[np.void] | None = None
+    all_lengths = np.empty_like(seps)
+    all_lengths[0] = seps[0]
+    np.subtract(seps[1:], seps[:-1] + 1, out=all_lengths[1:])
     for start in range(0, n_fields, _CHUNK):
         chunk = slice(start, start + _CHUNK)
-        lengths = np.diff(seps[chunk], prepend=seps[start - 1] if start else -1) - 1
+        lengths = all_lengths[chunk]
         is_long = (lengths > _LAST_COL) & (lengths <= _LONG_WINDOW)
         if not is_long.any():
             _parse_fields(
@@ -427,7 +429,10 @@ def _parse_fields(
     if present.dot:
         # The dot was read as a 0 digit: mantissa = 10 * digits-without-dot - 9 * fraction.
         # Columns from the dot to the end: the fraction's digits + 1 (0 without a dot).
-        dot_shift = np.clip(end_col - tables.high_bit[dot_bits], 0, _LAST_COL)
+        if isinstance(end_col, int):  # every value ends at the separator: one lookup
+            dot_shift = tables.dot_shift[dot_bits]
+        else:
+            dot_shift = np.clip(end_col - tables.high_bit[dot_bits], 0, _LAST_COL)
         fraction = _remainder(mantissa, tables.dot_weight[dot_shift])
         fraction *= 9
         mantissa += fraction  # now 10 * digits-without-dot, or the digits if no dot
