@@ -164,9 +164,15 @@ def main() -> None:
 
         env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "SAGEMAKER_CONTAINER_LOG_LEVEL": "30"}
         server = ServeProcess(model_dir, env=env, wait_ready=False)
-        server.start()
+        # Pinned from the start, as taskset pins the bare app: threads started at import
+        # (OpenBLAS's) inherit CPU 0 too, rather than only the main thread moving there.
+        own_cpus = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {0})
+        try:
+            server.start()
+        finally:
+            os.sched_setaffinity(0, own_cpus)
         assert server.process is not None
-        os.sched_setaffinity(server.process.pid, {0})
         ready = server.wait_until_ready()
         bare, bare_ready = start_bare(port := find_free_port(), data)
         try:
