@@ -390,6 +390,28 @@ def test_load_failure_exits_non_zero_with_the_cause_logged(tmp_path: Path, worke
     assert "loading the model failed: FileNotFoundError: no model file in" in logs
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_worker_whose_predictions_hang_exits_so_it_is_replaced(
+    tmp_path: Path, linear_data: str, workers: int
+) -> None:
+    model = train_linear(tmp_path / "ml", linear_data, sleep_seconds=60)
+    env = {"SAGEMAKER_MODEL_SERVER_TIMEOUT": "1"}
+    server = ServeProcess(model, env=env, workers=workers)
+    server.start()
+    try:
+        reply = server.client.post(
+            "/invocations", content=CSV_BODY, headers={"Content-Type": "text/csv"}
+        )
+        assert server.process is not None
+        code = server.process.wait(30)  # far sooner than the 60 s predict
+        logs = server.logs()
+    finally:
+        server.stop()
+    assert reply.status_code == 504
+    assert code == 1
+    assert "prediction thread(s) are still running requests that passed the 1 s timeout" in logs
+
+
 def test_two_workers_serve(model_dir: Path) -> None:
     with ServeProcess(model_dir, workers=2) as server:
         for _ in range(8):

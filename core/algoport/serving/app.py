@@ -30,6 +30,10 @@ class PayloadTooLarge(UserError):
     http_status = 413
 
 
+class PredictionsStuck(AlgorithmError):
+    """Every prediction thread is busy with requests long past the timeout."""
+
+
 class ModelHost:
     """One algorithm's model, loaded in the background so the server answers at once."""
 
@@ -74,11 +78,24 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 def create_app(
     host: ModelHost,
     settings: ServingSettings,
-    on_load_failure: Callable[[BaseException], None] | None = None,
+    on_fatal: Callable[[BaseException], None] | None = None,
 ) -> Starlette:
-    """The Starlette app of one worker; the model loads when the app starts."""
+    """The Starlette app of one worker; the model loads when the app starts.
+
+    ``on_fatal`` hears of what leaves the worker unable to serve: the model failed to load,
+    or predictions hang.
+    """
+
+    def on_stuck(message: str) -> None:
+        log.error("%s", message)
+        if on_fatal is not None:
+            on_fatal(PredictionsStuck(message))
+
     dispatcher = Dispatcher(
-        settings.predict_threads, settings.timeout_seconds, settings.inline_predict_ms / 1000
+        settings.predict_threads,
+        settings.timeout_seconds,
+        settings.inline_predict_ms / 1000,
+        on_stuck,
     )
     execution_parameters = json.dumps(
         {
@@ -93,8 +110,8 @@ def create_app(
             host.load()
         except BaseException as exc:
             log.error("loading the model failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
-            if on_load_failure is not None:
-                on_load_failure(exc)
+            if on_fatal is not None:
+                on_fatal(exc)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

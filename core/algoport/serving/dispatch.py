@@ -12,6 +12,11 @@ regular latency spikes blocks the loop a few times at most, while a fast model w
 was stretched now and then by the scheduler or a garbage collection (wall time counts)
 stays inline, rather than queueing concurrent requests behind the GIL on threads.
 ``ALGOPORT_INLINE_PREDICT_MS=0`` turns inline runs off.
+
+A request past the timeout gets its 504, but its thread can't be stopped. When every
+prediction thread is still busy with such a request a whole timeout later, the worker can
+serve nothing again: ``on_stuck`` is told, and the worker exits so the platform replaces it
+rather than keep answering /ping 200 and every request 504.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 log = logging.getLogger("algoport.serve")
 
@@ -35,9 +40,18 @@ FORGIVEN_PER_FAST_RUN = 1 / 50
 
 
 class Dispatcher:
-    def __init__(self, threads: int, timeout: float, inline_budget: float) -> None:
+    def __init__(
+        self,
+        threads: int,
+        timeout: float,
+        inline_budget: float,
+        on_stuck: Callable[[str], None] | None = None,
+    ) -> None:
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="predict")
+        self.threads = threads
         self.timeout = timeout
+        self.on_stuck = on_stuck
+        self.overdue: list[Future[Any]] = []  # expired work whose thread still runs it
         self.inline_budget = inline_budget
         self.estimate: float | None = None
         self.samples = 0
@@ -94,13 +108,17 @@ class Dispatcher:
             return work(), time.perf_counter() - started
 
         loop = asyncio.get_running_loop()
-        future = asyncio.wrap_future(self.executor.submit(timed))
+        work_future = self.executor.submit(timed)
+        future = asyncio.wrap_future(work_future)
         expired = False
 
         def expire() -> None:
             nonlocal expired
             expired = True
             future.cancel()
+            if work_future.running():
+                self.overdue.append(work_future)
+                loop.call_later(self.timeout, self._check_stuck)
 
         deadline = loop.call_later(self.timeout, expire)
         try:
@@ -113,6 +131,15 @@ class Dispatcher:
             deadline.cancel()
         self._record(seconds, size)
         return result
+
+    def _check_stuck(self) -> None:
+        self.overdue = [work for work in self.overdue if not work.done()]
+        if len(self.overdue) >= self.threads and self.on_stuck is not None:
+            self.on_stuck(
+                f"all {self.threads} prediction thread(s) are still running requests that "
+                f"passed the {self.timeout:g} s timeout a timeout ago; predict looks hung. "
+                "Stopping this worker so that it is replaced."
+            )
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

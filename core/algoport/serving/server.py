@@ -30,7 +30,7 @@ from algoport.logs import setup_logging
 from algoport.manifest import Manifest
 from algoport.plugins import ALGORITHMS_GROUP, SELECT_VARIABLE, discover, select_algorithm
 from algoport.plugins import selected_algorithm as load_selected
-from algoport.serving.app import ModelHost, create_app
+from algoport.serving.app import ModelHost, PredictionsStuck, create_app
 from algoport.serving.settings import ServingSettings
 
 log = logging.getLogger("algoport.serve")
@@ -85,19 +85,24 @@ def serve_worker(sock: socket.socket, settings: ServingSettings, model_dir: Path
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
 
-        def on_load_failure(exc: BaseException) -> None:
+        def on_fatal(exc: BaseException) -> None:
             failures.append(exc)
             loop.call_soon_threadsafe(stop.set)
 
         # hypercorn's ASGI type is narrower than Starlette's signature; the app is ASGI 3.
-        app: Any = create_app(host, settings, on_load_failure)
+        app: Any = create_app(host, settings, on_fatal)
         await serve(app, hypercorn_config(sock, settings), shutdown_trigger=stop.wait)
 
     with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
         runner.run(main())
     if failures:
         error = failures[0]
-        return error.exit_code if isinstance(error, AlgoportError) else 1
+        code = error.exit_code if isinstance(error, AlgoportError) else 1
+        if isinstance(error, PredictionsStuck):
+            # Interpreter exit would join the hung prediction threads, forever.
+            logging.shutdown()
+            os._exit(code)
+        return code
     log.info("worker %d stopped", os.getpid())
     return 0
 
