@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from algoport.errors import DataError
+from algoport.formats.csv import python_floats
 from algoport.formats.jsonformat import decode_json, decode_jsonlines, encode_json, encode_jsonlines
 
 
@@ -145,6 +146,56 @@ def test_encode_jsonlines() -> None:
     assert len(lines) == 3 and lines[2] == b""
     assert json.loads(lines[0])["probabilities"] == [0.1, 0.9]
     assert json.loads(lines[1])["score"] is None
+
+
+def reference_records(columns: dict[str, np.ndarray]) -> list[dict[str, object]]:
+    """The records as plain Python values, as json.dumps would be given them."""
+
+    def plain(value: object) -> object:
+        if isinstance(value, float):
+            return value if math.isfinite(value) else None
+        if isinstance(value, bytes):
+            return value.decode()
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    values = {
+        name: python_floats(array) if array.dtype.kind == "f" else array.tolist()
+        for name, array in columns.items()
+    }
+    count = len(next(iter(columns.values())))
+    return [{name: plain(values[name][i]) for name in columns} for i in range(count)]
+
+
+def test_encoders_write_what_json_dumps_writes() -> None:
+    rng = np.random.default_rng(3)
+    n = 200
+    specials = np.array([np.nan, np.inf, -np.inf, -0.0, 5e-324, 1e300])
+    floats = rng.normal(size=n) * 10.0 ** rng.integers(-30, 30, n)
+    floats[rng.integers(0, n, 20)] = rng.choice(specials, 20)
+    columns = {
+        "score": floats,
+        'we"ird \\ k\u00e9y': rng.random((n, 3)).astype(np.float32),
+        "none": np.zeros((n, 0)),
+        "label": rng.integers(-(2**62), 2**62, n),
+        "small": rng.integers(0, 255, n).astype(np.uint8),
+        "flag": rng.random(n) < 0.5,
+        "name": np.array([rng.choice(["cat", 'd"og', "\u00e9\u4e2d", "a\\b\n"]) for _ in range(n)]),
+        "raw": np.array([b"x", b"y\t"] * (n // 2)),
+        "matrix": rng.integers(0, 9, (n, 2)),
+    }
+    records = reference_records(columns)
+
+    assert (
+        encode_json(columns) == json.dumps({"predictions": records}, separators=(",", ":")).encode()
+    )
+    assert (
+        encode_jsonlines(columns)
+        == "".join(json.dumps(record, separators=(",", ":")) + "\n" for record in records).encode()
+    )
+    assert encode_json({"a": np.zeros(0)}) == b'{"predictions":[]}'
+    assert encode_jsonlines({"a": np.zeros(0)}) == b""
 
 
 def test_encode_round_trips_through_decode() -> None:

@@ -18,6 +18,7 @@ per line (JSON Lines). NaN and infinities, which JSON cannot hold, are written a
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -93,14 +94,15 @@ def encode_json(columns: Mapping[str, npt.ArrayLike]) -> bytes:
 
     A column of shape (n, k) gives each record a list of k values. Integers stay integers,
     float32 values keep their shortest form (0.1f is ``0.1``), NaN and infinities are null.
+    The text is what ``json.dumps`` writes with compact separators.
     """
-    return json.dumps({"predictions": _records(columns)}, separators=(",", ":")).encode()
+    return ('{"predictions":[' + _joined_records(columns, ",") + "]}").encode()
 
 
 def encode_jsonlines(columns: Mapping[str, npt.ArrayLike]) -> bytes:
     """One JSON object per record per line, each line ending with ``\\n``."""
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
-    return "".join([dumps(record) + "\n" for record in _records(columns)]).encode()
+    records = _joined_records(columns, "\n")
+    return (records + "\n").encode() if records else b""
 
 
 # --------------------------------------------------------------------------- decoding
@@ -214,28 +216,42 @@ def _show(value: object) -> str:
 # --------------------------------------------------------------------------- encoding
 
 
-def _records(columns: Mapping[str, npt.ArrayLike]) -> list[dict[str, Any]]:
-    names = list(columns)
-    values = [_json_values(array) for array in check_columns(columns, "JSON")]
-    return [dict(zip(names, record, strict=True)) for record in zip(*values, strict=True)]
+def _joined_records(columns: Mapping[str, npt.ArrayLike], separator: str) -> str:
+    """Every record as a compact JSON object, joined by ``separator``.
+
+    Each column's values are written once and interleaved with the keys, rather than built
+    into dicts for ``json.dumps`` to walk: the same text, in about half the time.
+    """
+    arrays = check_columns(columns, "JSON")
+    if not arrays or not len(arrays[0]):
+        return ""
+    keys = [json.dumps(name) + ":" for name in columns]
+    pieces: list[Any] = []
+    for i, (key, array) in enumerate(zip(keys, arrays, strict=True)):
+        pieces += [itertools.repeat((separator + "{" if i == 0 else ",") + key), _json_texts(array)]
+    pieces.append(itertools.repeat("}"))
+    # The keys repeat endlessly; check_columns made the value lists equally long.
+    text = "".join(itertools.chain.from_iterable(zip(*pieces, strict=False)))
+    return text[len(separator) :]
 
 
-def _json_values(array: npt.NDArray[np.generic]) -> list[Any]:
+def _json_texts(array: npt.NDArray[np.generic]) -> list[str]:
+    """Each record's value of one column (n,) or (n, k), as JSON text."""
+    if array.ndim == 2:
+        cells = [_json_texts(array[:, j]) for j in range(array.shape[1])]
+        if not cells:
+            return ["[]"] * len(array)
+        return ["[" + ",".join(row) + "]" for row in zip(*cells, strict=True)]
     kind = array.dtype.kind
     if kind == "f":
-        values: list[Any] = python_floats(array)
-        if not np.isfinite(array).all():
-            return _finite_or_none(values)
-        return values
-    if kind in "iub":
-        return array.tolist()  # type: ignore[no-any-return]
+        values = python_floats(array)
+        if np.isfinite(array).all():
+            return list(map(float.__repr__, values))
+        return [repr(v) if math.isfinite(v) else "null" for v in values]
+    if kind in "iu":
+        return list(map(int.__repr__, array.tolist()))
+    if kind == "b":
+        return ["true" if v else "false" for v in array.tolist()]
     if kind in "USO":
-        return [v.decode() if isinstance(v, bytes) else v for v in array.tolist()]
+        return [json.dumps(v.decode() if isinstance(v, bytes) else v) for v in array.tolist()]
     raise DataError(f"JSON output cannot hold values of dtype {array.dtype}.")
-
-
-def _finite_or_none(values: list[Any]) -> list[Any]:
-    return [
-        _finite_or_none(v) if isinstance(v, list) else v if math.isfinite(v) else None
-        for v in values
-    ]
