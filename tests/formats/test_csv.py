@@ -90,7 +90,12 @@ def parse_long(tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.diff(seps, prepend=-1) - 1
     values, parsed = np.zeros(len(tokens)), np.zeros(len(tokens), bool)
     csv._parse_long_fields(
-        csv._long_windows(text), seps, lengths, np.arange(len(tokens)), values, parsed
+        csv._windows(csv._padded(text), csv._LONG_WINDOW, end=0),
+        seps,
+        lengths,
+        np.arange(len(tokens)),
+        values,
+        parsed,
     )
     return values, parsed
 

@@ -263,9 +263,25 @@ def _remainder(value: npt.NDArray[Any], divisor: npt.NDArray[Any]) -> npt.NDArra
     return remainder
 
 
+def _padded(text: bytes) -> bytes:
+    """The text with room before it for any field's window, and a final separator."""
+    return bytes(_LONG_WINDOW) + text + b"\n"
+
+
+def _windows(buffer: bytes, width: int, *, end: int) -> npt.NDArray[np.void]:
+    """Overlapping views of a ``_padded`` buffer: view ``i`` is ``text[i + end - width : i + end]``.
+
+    Indexed by separator offsets, ``end=1`` ends each window at the separator (short
+    fields), ``end=0`` at the field's last character (long fields).
+    """
+    first = _LONG_WINDOW + end - width
+    count = len(buffer) - _LONG_WINDOW
+    return np.ndarray((count,), dtype=f"V{width}", buffer=buffer, offset=first, strides=(1,))
+
+
 def _decode_vectorised(text: bytes) -> npt.NDArray[np.float64] | None:
-    buffer = bytes(_LAST_COL) + text + b"\n"
-    chars_1d = np.frombuffer(buffer, np.uint8, offset=_LAST_COL)
+    buffer = _padded(text)
+    chars_1d = np.frombuffer(buffer, np.uint8, offset=_LONG_WINDOW)
     seps = np.flatnonzero(chars_1d <= 44)  # ',' is 44; '\n', '+', spaces are below
     sep_chars = chars_1d[seps]
     is_newline = sep_chars == 10
@@ -281,12 +297,11 @@ def _decode_vectorised(text: bytes) -> npt.NDArray[np.float64] | None:
         or not is_newline[n_cols - 1 :: n_cols].all()
     ):
         return None  # ragged or blank rows: the reference tier names the row
-    windows = np.ndarray((len(buffer) - _LAST_COL,), dtype="V16", buffer=buffer, strides=(1,))
+    windows = _windows(buffer, _WINDOW, end=1)
     present = _Present(text)
     result = np.empty(n_fields)
     ok = np.empty(n_fields, dtype=bool)
     empty = np.empty(n_fields, dtype=bool)
-    long_windows: npt.NDArray[np.void] | None = None
     all_lengths = np.empty_like(seps)
     all_lengths[0] = seps[0]
     np.subtract(seps[1:], seps[:-1] + 1, out=all_lengths[1:])
@@ -299,8 +314,6 @@ def _decode_vectorised(text: bytes) -> npt.NDArray[np.float64] | None:
                 windows, seps[chunk], lengths, present, result[chunk], ok[chunk], empty[chunk]
             )
         else:
-            if long_windows is None:
-                long_windows = _long_windows(text)
             long, short = np.flatnonzero(is_long), np.flatnonzero(~is_long)
             if short.size:
                 parts = np.empty(short.size), np.empty(short.size, bool), np.empty(short.size, bool)
@@ -308,7 +321,12 @@ def _decode_vectorised(text: bytes) -> npt.NDArray[np.float64] | None:
                 result[start + short], ok[start + short], empty[start + short] = parts
             ok[start + long] = empty[start + long] = False
             _parse_long_fields(
-                long_windows, seps[chunk][long], lengths[long], start + long, result, ok
+                _windows(buffer, _LONG_WINDOW, end=0),
+                seps[chunk][long],
+                lengths[long],
+                start + long,
+                result,
+                ok,
             )
         if not start and np.count_nonzero(~(ok[chunk] | empty[chunk])) > lengths.size // 16:
             return _decode_small(text)  # mostly unusual fields: float() on all is faster
@@ -457,13 +475,6 @@ _SPLITTER: Final = 134217729.0  # 2**27 + 1: Veltkamp's split of a double into t
 # Far above the double-double division's error (about 2**-104 of the value): a long field
 # whose value lies closer than this to halfway between two doubles goes to float().
 _DOUBT: Final = 2.0**-96
-
-
-def _long_windows(text: bytes) -> npt.NDArray[np.void]:
-    buffer = bytes(_LONG_WINDOW) + text
-    return np.ndarray(
-        (len(buffer) - _LONG_WINDOW + 1,), dtype=f"V{_LONG_WINDOW}", buffer=buffer, strides=(1,)
-    )
 
 
 def _split(value: npt.NDArray[np.float64]) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
