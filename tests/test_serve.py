@@ -348,6 +348,35 @@ def test_sigterm_drains_in_flight_requests_then_exits_0(tmp_path: Path, linear_d
     assert code == 0
 
 
+def test_sigterm_does_not_wait_for_a_prediction_past_the_drain(
+    tmp_path: Path, linear_data: str
+) -> None:
+    model = train_linear(tmp_path / "ml", linear_data, sleep_seconds=60)
+    server = ServeProcess(model, workers=1)
+    server.start()
+    try:
+        thread = threading.Thread(
+            target=lambda: httpx.post(
+                server.url + "/invocations",
+                content=CSV_BODY,
+                headers={"Content-Type": "text/csv"},
+                timeout=90,
+            )
+        )
+        thread.start()
+        time.sleep(0.5)
+        started = time.monotonic()
+        code = server.terminate(timeout=40)
+        stopped_after = time.monotonic() - started
+        logs = server.logs()
+    finally:
+        server.stop()
+    thread.join()
+    assert code == 0
+    assert stopped_after < 30  # SageMaker's stop window; the predict had 59 s to go
+    assert "exits with 1 prediction(s) unfinished" in logs
+
+
 def test_ping_is_503_until_the_model_is_loaded(tmp_path: Path) -> None:
     model = tmp_path / "ml" / "model"
     model.mkdir(parents=True)

@@ -16,7 +16,8 @@ stays inline, rather than queueing concurrent requests behind the GIL on threads
 A request past the timeout gets its 504, but its thread can't be stopped. When every
 prediction thread is still busy with such a request a whole timeout later, the worker can
 serve nothing again: ``on_stuck`` is told, and the worker exits so the platform replaces it
-rather than keep answering /ping 200 and every request 504.
+rather than keep answering /ping 200 and every request 504. A stopping worker never waits
+for its prediction threads beyond the drain (see ``server.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ log = logging.getLogger("algoport.serve")
 
 T = TypeVar("T")
 
+PREDICT_THREAD_PREFIX = "predict"
 INLINE_MAX_BYTES = 64 * 1024
 SMOOTHING = 0.1
 DEMOTE_FACTOR = 10
@@ -47,7 +49,7 @@ class Dispatcher:
         inline_budget: float,
         on_stuck: Callable[[str], None] | None = None,
     ) -> None:
-        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="predict")
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix=PREDICT_THREAD_PREFIX)
         self.threads = threads
         self.timeout = timeout
         self.on_stuck = on_stuck

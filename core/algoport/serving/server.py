@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import wait
@@ -30,7 +31,8 @@ from algoport.logs import setup_logging
 from algoport.manifest import Manifest
 from algoport.plugins import ALGORITHMS_GROUP, SELECT_VARIABLE, discover, select_algorithm
 from algoport.plugins import selected_algorithm as load_selected
-from algoport.serving.app import ModelHost, PredictionsStuck, create_app
+from algoport.serving.app import ModelHost, create_app
+from algoport.serving.dispatch import PREDICT_THREAD_PREFIX
 from algoport.serving.settings import ServingSettings
 
 log = logging.getLogger("algoport.serve")
@@ -95,16 +97,28 @@ def serve_worker(sock: socket.socket, settings: ServingSettings, model_dir: Path
 
     with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
         runner.run(main())
+    code = 0
     if failures:
         error = failures[0]
         code = error.exit_code if isinstance(error, AlgoportError) else 1
-        if isinstance(error, PredictionsStuck):
-            # Interpreter exit would join the hung prediction threads, forever.
-            logging.shutdown()
-            os._exit(code)
-        return code
-    log.info("worker %d stopped", os.getpid())
-    return 0
+    unfinished = _running_prediction_threads()
+    if unfinished:
+        # Interpreter exit would join them: past SageMaker's stop window, or forever if hung.
+        log.warning("worker %d exits with %d prediction(s) unfinished", os.getpid(), unfinished)
+        logging.shutdown()
+        os._exit(code)
+    if not failures:
+        log.info("worker %d stopped", os.getpid())
+    return code
+
+
+def _running_prediction_threads(grace: float = 1.0) -> int:
+    """Prediction threads still running after ``grace`` seconds (idle ones end at once)."""
+    deadline = time.monotonic() + grace
+    threads = [t for t in threading.enumerate() if t.name.startswith(PREDICT_THREAD_PREFIX)]
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return sum(thread.is_alive() for thread in threads)
 
 
 def _worker_process(sock: socket.socket, settings: ServingSettings, model_dir: Path) -> None:
