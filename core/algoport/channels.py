@@ -162,6 +162,7 @@ class Channel:
         distribution: str = "FullyReplicated",
         record_wrapper: str = "None",
         compression: str = "None",
+        pipe_wait_seconds: float = pipe.WAIT.default,
     ) -> None:
         self.name = name
         self.path = path
@@ -170,6 +171,7 @@ class Channel:
         self.distribution = distribution
         self.record_wrapper = record_wrapper
         self.compression = compression
+        self.pipe_wait_seconds = pipe_wait_seconds
         self._next_epoch = 0
 
     def __repr__(self) -> str:
@@ -217,7 +219,10 @@ class Channel:
             return
         fifo = self.path.parent / f"{self.name}_{number}"
         with pipe.open_epoch(
-            fifo, record_wrapper=self.record_wrapper, compression=self.compression
+            fifo,
+            record_wrapper=self.record_wrapper,
+            compression=self.compression,
+            timeout=self.pipe_wait_seconds,
         ) as streams:
             yield Epoch(self, number, ((f"pipe {fifo.name}", s) for s in streams))
 
@@ -248,6 +253,7 @@ def resolve_channels(
     specs: Sequence[ChannelSpec] | None,
     paths: ContractPaths,
     algorithm: str,
+    pipe_wait_seconds: float = pipe.WAIT.default,
 ) -> dict[str, Channel]:
     """Check the job's channels against the declarations; every problem at once."""
     problems: list[str] = []
@@ -288,6 +294,7 @@ def resolve_channels(
             distribution=config.distribution,
             record_wrapper=config.record_wrapper,
             compression=config.compression,
+            pipe_wait_seconds=pipe_wait_seconds,
         )
     for spec in (declared or {}).values():
         if spec.required and spec.name not in configs:

@@ -23,29 +23,44 @@ def cmd_train(args: argparse.Namespace) -> int:
     setup_logging()
     try:
         from algoport.allocator import keep_freed_memory
+        from algoport.settings import Settings
         from algoport.training import run_training
     except Exception as exc:
         # A broken installation must still leave SageMaker a failure reason.
-        return _startup_failure(exc)
+        _fail_before_training(
+            PlatformError(f"algoport failed to start: {type(exc).__name__}: {exc}")
+        )
+        raise
+    try:
+        settings = Settings.from_environ()
+    except PlatformError as exc:
+        return _fail_before_training(exc)
+    setup_logging(settings.log_level)
     keep_freed_memory()
-    return run_training()
+    return run_training(settings)
 
 
-def _startup_failure(exc: Exception) -> int:
+def _fail_before_training(error: PlatformError) -> int:
+    """Leave the failure file when ``train`` cannot even start its job."""
     from algoport.contract import ContractPaths
+    from algoport.failure import clear_failure, write_failure
+    from algoport.settings import base_dir
 
-    error = PlatformError(f"algoport failed to start: {type(exc).__name__}: {exc}")
-    failure = ContractPaths.from_environ().failure_file
-    failure.parent.mkdir(parents=True, exist_ok=True)
-    failure.write_text(f"{error.kind.capitalize()}: {error}\n", encoding="utf-8")
-    raise exc
+    paths = ContractPaths(base_dir())
+    clear_failure(paths)
+    write_failure(paths, error)
+    print(f"algoport: {error.kind}: {error}", file=sys.stderr)
+    return error.exit_code
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from algoport.serving.server import run_server
+    from algoport.settings import Settings
 
     setup_logging()
-    return run_server()
+    settings = Settings.from_environ()
+    setup_logging(settings.log_level)
+    return run_server(settings)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -7,7 +7,6 @@ Absent optional files and keys take the values the SageMaker toolkits assume.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +24,6 @@ class ContractPaths:
     """Every path of the container contract, under one root."""
 
     root: Path = DEFAULT_ROOT
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> ContractPaths:
-        env = os.environ if environ is None else environ
-        return cls(Path(env.get("SAGEMAKER_BASE_DIR") or DEFAULT_ROOT))
 
     @property
     def input_dir(self) -> Path:
@@ -97,22 +91,27 @@ class ContractPaths:
         return self.data_dir / f"{channel}_{epoch}"
 
 
-def read_json(path: Path, *, required: bool, what: str) -> Any:
-    """Read a config file; a missing required one or bad JSON is the platform's fault."""
+def _read_object(path: Path, what: str) -> Mapping[str, Any] | None:
+    """A config file's JSON object, or None when the file is absent (all are optional).
+
+    A file that is not a JSON object is the platform's fault: SageMaker writes them.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        if required:
-            raise PlatformError(
-                f"{what} not found at {path}. SageMaker writes it before `train` starts; "
-                "for a local run, set SAGEMAKER_BASE_DIR to a tree that has it "
-                "(`algoport local train` lays one out)."
-            ) from None
         return None
+    except UnicodeDecodeError as exc:
+        raise PlatformError(f"{what} at {path} is not UTF-8 text: {exc}.") from None
     try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise PlatformError(f"{what} at {path} is not valid JSON: {exc}.") from None
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        problem = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise PlatformError(f"{what} at {path} is not valid JSON: {problem}.") from None
+    if not isinstance(data, Mapping):
+        raise PlatformError(
+            f"{what} at {path} holds {type(data).__name__}; expected a JSON object."
+        )
+    return data
 
 
 @dataclass(frozen=True)
@@ -148,24 +147,6 @@ class ChannelConfig:
             record_wrapper=str(entry.get("RecordWrapperType", "None")),
             compression=str(entry.get("CompressionType", "None")),
         )
-
-
-def read_input_data_config(paths: ContractPaths) -> dict[str, ChannelConfig]:
-    data = read_json(paths.input_data_config_file, required=False, what="inputdataconfig.json")
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise PlatformError("inputdataconfig.json must hold an object of channel name → config.")
-    return {name: ChannelConfig.parse(name, entry) for name, entry in data.items()}
-
-
-def read_raw_hyperparameters(paths: ContractPaths) -> dict[str, Any]:
-    data = read_json(paths.hyperparameters_file, required=False, what="hyperparameters.json")
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise PlatformError("hyperparameters.json must hold a flat object of name → string.")
-    return dict(data)
 
 
 @dataclass(frozen=True)
@@ -226,27 +207,44 @@ class ResourceConfig:
         )
 
 
-def read_resource_config(paths: ContractPaths) -> ResourceConfig:
-    data = read_json(paths.resource_config_file, required=False, what="resourceconfig.json")
-    if data is None:
-        return ResourceConfig()
-    if not isinstance(data, Mapping):
-        raise PlatformError("resourceconfig.json must hold an object.")
-    return ResourceConfig.parse(data)
-
-
 @dataclass(frozen=True)
 class CheckpointConfig:
+    """``checkpointconfig.json``, present only when the job set CheckpointConfig."""
+
     local_path: Path
     s3_uri: str | None = None
 
+    @classmethod
+    def parse(cls, data: Mapping[str, Any], paths: ContractPaths) -> CheckpointConfig:
+        local = data.get("LocalPath") or str(paths.default_checkpoint_dir)
+        s3 = data.get("S3Uri")
+        return cls(local_path=Path(local), s3_uri=str(s3) if s3 else None)
 
-def read_checkpoint_config(paths: ContractPaths) -> CheckpointConfig | None:
-    data = read_json(paths.checkpoint_config_file, required=False, what="checkpointconfig.json")
-    if data is None:
-        return None
-    if not isinstance(data, Mapping):
-        raise PlatformError("checkpointconfig.json must hold an object.")
-    local = data.get("LocalPath") or str(paths.default_checkpoint_dir)
-    s3 = data.get("S3Uri")
-    return CheckpointConfig(local_path=Path(local), s3_uri=str(s3) if s3 else None)
+
+@dataclass(frozen=True)
+class JobConfig:
+    """Everything SageMaker wrote for a training job, read once from the ``/opt/ml`` tree."""
+
+    paths: ContractPaths
+    hyperparameters: Mapping[str, Any]
+    channels: Mapping[str, ChannelConfig]
+    resources: ResourceConfig
+    checkpoint: CheckpointConfig | None
+
+    @classmethod
+    def read(cls, paths: ContractPaths) -> JobConfig:
+        hyperparameters = _read_object(paths.hyperparameters_file, "hyperparameters.json")
+        channels = _read_object(paths.input_data_config_file, "inputdataconfig.json")
+        resources = _read_object(paths.resource_config_file, "resourceconfig.json")
+        checkpoint = _read_object(paths.checkpoint_config_file, "checkpointconfig.json")
+        return cls(
+            paths=paths,
+            hyperparameters=dict(hyperparameters or {}),
+            channels={
+                name: ChannelConfig.parse(name, entry) for name, entry in (channels or {}).items()
+            },
+            resources=ResourceConfig.parse(resources)
+            if resources is not None
+            else ResourceConfig(),
+            checkpoint=None if checkpoint is None else CheckpointConfig.parse(checkpoint, paths),
+        )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
-import os
 import stat
 import time
 from collections.abc import Iterator
@@ -19,19 +18,11 @@ from pathlib import Path
 from typing import IO
 
 from algoport.errors import PlatformError
+from algoport.settings import VARIABLES
 
-WAIT_VARIABLE = "ALGOPORT_PIPE_WAIT_SECONDS"
-DEFAULT_WAIT_SECONDS = 600.0
+WAIT = VARIABLES["pipe_wait_seconds"]
 BUFFER_BYTES = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
-
-
-def wait_seconds() -> float:
-    raw = os.environ.get(WAIT_VARIABLE, "")
-    try:
-        return float(raw) if raw else DEFAULT_WAIT_SECONDS
-    except ValueError:
-        return DEFAULT_WAIT_SECONDS
 
 
 def wait_for_fifo(path: Path, timeout: float, poll: float = 0.02) -> None:
@@ -52,7 +43,7 @@ def wait_for_fifo(path: Path, timeout: float, poll: float = 0.02) -> None:
         if time.monotonic() >= deadline:
             raise PlatformError(
                 f"Pipe {path} did not appear within {timeout:g} s; SageMaker creates it "
-                f"for Pipe-mode channels (set {WAIT_VARIABLE} to wait longer)."
+                f"for Pipe-mode channels (set {WAIT.name} to wait longer)."
             )
         time.sleep(poll)
 
@@ -81,14 +72,14 @@ def open_epoch(
     *,
     record_wrapper: str = "None",
     compression: str = "None",
-    timeout: float | None = None,
+    timeout: float = WAIT.default,
 ) -> Iterator[Iterator[IO[bytes]]]:
     """Open one epoch's FIFO; yield its objects as streams. Closing ends the epoch.
 
     Unwrapped data is one stream (the S3 objects back to back); RecordIO-wrapped data is
     one stream per S3 object, as File mode has one per file.
     """
-    wait_for_fifo(fifo, wait_seconds() if timeout is None else timeout)
+    wait_for_fifo(fifo, timeout)
     raw = io.BufferedReader(io.FileIO(fifo, "rb"), BUFFER_BYTES)
     try:
         if record_wrapper == "RecordIO":

@@ -8,7 +8,6 @@ of different algorithms side by side.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -144,12 +143,11 @@ def select_algorithm(
     )
 
 
-def selected_algorithm(model_dir: Path | None = None) -> Algorithm:
-    """The algorithm this process runs, chosen from the environment (and a model's manifest)."""
+def selected_algorithm(requested: str | None, model_dir: Path | None = None) -> Algorithm:
+    """The algorithm this process runs: ``requested`` (``ALGOPORT_ALGORITHM``), else the
+    model's manifest, else the only one installed."""
     manifest = Manifest.read(model_dir) if model_dir is not None else None
-    info = select_algorithm(
-        discover(ALGORITHMS_GROUP), os.environ.get(SELECT_VARIABLE) or None, manifest
-    )
+    info = select_algorithm(discover(ALGORITHMS_GROUP), requested, manifest)
     return load_algorithm(info, discover(EXTENSIONS_GROUP))
 
 

@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -15,24 +15,17 @@ from typing import IO, Any
 
 from algoport.channels import Channel, resolve_channels
 from algoport.checkpoints import Checkpoint, latest_checkpoint, prune_checkpoints, save_checkpoint
-from algoport.contract import (
-    ContractPaths,
-    ResourceConfig,
-    read_checkpoint_config,
-    read_input_data_config,
-    read_raw_hyperparameters,
-    read_resource_config,
-)
-from algoport.errors import AlgoportError, AlgorithmError, PlatformError, UserError
+from algoport.contract import ContractPaths, JobConfig, ResourceConfig
+from algoport.errors import AlgoportError, PlatformError, UserError
+from algoport.failure import as_algoport_error, clear_failure, write_failure
 from algoport.hyperparameters import TUNING_OBJECTIVE_KEY
 from algoport.manifest import Manifest
 from algoport.metrics import emit_metric
 from algoport.plugins import Algorithm, selected_algorithm
+from algoport.settings import VARIABLES, Settings
 from algoport.version import __version__
 
 log = logging.getLogger("algoport.train")
-
-FAILURE_FIRST_LINE_LIMIT = 1000
 
 
 @dataclass
@@ -82,23 +75,26 @@ class TrainingJob:
         return self.resources.is_master
 
 
-def prepare_job(
-    algorithm: Algorithm, paths: ContractPaths, environ: Mapping[str, str]
-) -> TrainingJob:
+def prepare_job(algorithm: Algorithm, config: JobConfig, settings: Settings) -> TrainingJob:
+    """The job ``fit`` sees: the config checked against what the algorithm declares."""
     if not algorithm.can_fit:
         raise UserError(
             f"Algorithm {algorithm.name!r} cannot be trained: its plugin implements no fit "
             "hook. Choose a trainable algorithm (`algoport plugins`)."
         )
-    raw = read_raw_hyperparameters(paths)
+    raw = config.hyperparameters
     hyperparameters = algorithm.hyperparameters.coerce(raw)
     objective = raw.get(TUNING_OBJECTIVE_KEY)
     channels = resolve_channels(
-        read_input_data_config(paths), algorithm.channels, paths, algorithm.name
+        config.channels,
+        algorithm.channels,
+        config.paths,
+        algorithm.name,
+        pipe_wait_seconds=settings.pipe_wait_seconds,
     )
-    checkpoint = read_checkpoint_config(paths)
+    paths = config.paths
     return TrainingJob(
-        name=environ.get("TRAINING_JOB_NAME", "local-training-job"),
+        name=settings.job_name,
         algorithm=algorithm.name,
         hyperparameters=hyperparameters,
         given_hyperparameters=frozenset(raw) & frozenset(hyperparameters),
@@ -106,38 +102,12 @@ def prepare_job(
         channels=channels,
         model_dir=paths.model_dir,
         output_data_dir=paths.output_data_dir,
-        checkpoint_dir=checkpoint.local_path if checkpoint else paths.default_checkpoint_dir,
-        resources=read_resource_config(paths),
+        checkpoint_dir=(
+            config.checkpoint.local_path if config.checkpoint else paths.default_checkpoint_dir
+        ),
+        resources=config.resources,
         paths=paths,
     )
-
-
-def failure_text(error: AlgoportError) -> str:
-    """The failure file: the one-line cause first (SageMaker keeps 1024 characters)."""
-    first = f"{error.kind.capitalize()}: {' '.join(error.message.split())}"
-    if len(first) > FAILURE_FIRST_LINE_LIMIT:
-        first = first[: FAILURE_FIRST_LINE_LIMIT - 1] + "…"
-    lines = [first]
-    if len(error.details) > 1:
-        lines += [f"- {detail}" for detail in error.details]
-    return "\n".join(lines) + "\n"
-
-
-def write_failure(paths: ContractPaths, error: AlgoportError) -> None:
-    """Write the failure file, unless the plugin already wrote its own."""
-    failure = paths.failure_file
-    if failure.exists() and failure.stat().st_size > 0:
-        log.info("keeping the failure file the algorithm wrote: %s", failure)
-        return
-    failure.parent.mkdir(parents=True, exist_ok=True)
-    failure.write_text(failure_text(error), encoding="utf-8")
-
-
-def as_algoport_error(exc: BaseException, algorithm: str | None) -> AlgoportError:
-    if isinstance(exc, AlgoportError):
-        return exc
-    where = f"Algorithm {algorithm!r} failed" if algorithm else "Training failed"
-    return AlgorithmError(f"{where}: {type(exc).__name__}: {exc}")
 
 
 def _start_line(job: TrainingJob, algorithm: Algorithm) -> str:
@@ -155,20 +125,19 @@ def _start_line(job: TrainingJob, algorithm: Algorithm) -> str:
     )
 
 
-def run_training(environ: Mapping[str, str] | None = None) -> int:
+def run_training(settings: Settings) -> int:
     """Run one training job; return the process exit code."""
-    env = os.environ if environ is None else environ
-    paths = ContractPaths.from_environ(env)
-    paths.failure_file.unlink(missing_ok=True)
+    paths = ContractPaths(settings.base_dir)
+    clear_failure(paths)
     algorithm_name: str | None = None
     try:
-        algorithm = selected_algorithm()
+        algorithm = selected_algorithm(settings.algorithm)
         algorithm_name = algorithm.name
-        job = prepare_job(algorithm, paths, env)
+        job = prepare_job(algorithm, JobConfig.read(paths), settings)
         job.model_dir.mkdir(parents=True, exist_ok=True)
         job.output_data_dir.mkdir(parents=True, exist_ok=True)
         # Kept until exit: a SIGTERM while the manifest is written must not kill the job.
-        _install_stop_handler(job)
+        _install_stop_handler(job, settings.stop_grace_seconds)
         log.info(_start_line(job, algorithm))
         algorithm.fit(job)
         if job.stop_requested.is_set():
@@ -205,23 +174,20 @@ def run_training(environ: Mapping[str, str] | None = None) -> int:
     return 0
 
 
-STOP_GRACE_VARIABLE = "ALGOPORT_STOP_GRACE_SECONDS"
-
-
-def _install_stop_handler(job: TrainingJob) -> Any:
-    """On SIGTERM ask the algorithm to stop; if it has not within the grace, leave a reason.
+def _install_stop_handler(job: TrainingJob, grace: float) -> Any:
+    """On SIGTERM ask the algorithm to stop; if it has not within ``grace``, leave a reason.
 
     SageMaker sends SIGKILL 120 s after SIGTERM; a failure file written just before that
     tells the job's owner why the job ended rather than leaving nothing.
     """
-    grace = float(os.environ.get(STOP_GRACE_VARIABLE) or 110)
 
     def give_up() -> None:
         write_failure(
             job.paths,
             PlatformError(
                 f"Training was stopped (SIGTERM) and algorithm {job.algorithm!r} did not "
-                f"finish within {grace:g} s; it ignores job.stop_requested."
+                f"finish within {grace:g} s ({VARIABLES['stop_grace_seconds'].name}); it "
+                "ignores job.stop_requested."
             ),
         )
         log.error("algorithm %r ignored the stop request; exiting", job.algorithm)

@@ -19,7 +19,7 @@ from algoport.codecs import Codec, Invocation, MediaType, prediction_columns, re
 from algoport.errors import AlgoportError, AlgorithmError, UserError
 from algoport.plugins import Algorithm
 from algoport.serving.dispatch import Dispatcher
-from algoport.serving.settings import ServingSettings
+from algoport.settings import Settings
 
 log = logging.getLogger("algoport.serve")
 
@@ -77,7 +77,7 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 
 def create_app(
     host: ModelHost,
-    settings: ServingSettings,
+    settings: Settings,
     on_fatal: Callable[[BaseException], None] | None = None,
 ) -> Starlette:
     """The Starlette app of one worker; the model loads when the app starts.
@@ -189,7 +189,7 @@ def create_app(
 DRAIN_FACTOR = 4
 
 
-async def read_body(request: Request, settings: ServingSettings) -> bytes:
+async def read_body(request: Request, settings: Settings) -> bytes:
     """The request body, or PayloadTooLarge once it passes SAGEMAKER_MAX_PAYLOAD_IN_MB."""
     limit = settings.max_payload_bytes
     declared = request.headers.get("content-length", "")

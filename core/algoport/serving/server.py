@@ -29,11 +29,11 @@ from algoport.contract import ContractPaths
 from algoport.errors import AlgoportError
 from algoport.logs import setup_logging
 from algoport.manifest import Manifest
-from algoport.plugins import ALGORITHMS_GROUP, SELECT_VARIABLE, discover, select_algorithm
+from algoport.plugins import ALGORITHMS_GROUP, discover, select_algorithm
 from algoport.plugins import selected_algorithm as load_selected
 from algoport.serving.app import ModelHost, create_app
 from algoport.serving.dispatch import PREDICT_THREAD_PREFIX
-from algoport.serving.settings import ServingSettings
+from algoport.settings import Settings
 
 log = logging.getLogger("algoport.serve")
 
@@ -58,7 +58,7 @@ def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     return factory
 
 
-def hypercorn_config(sock: socket.socket, settings: ServingSettings) -> Config:
+def hypercorn_config(sock: socket.socket, settings: Settings) -> Config:
     config = Config()
     config.bind = [f"fd://{sock.fileno()}"]
     config.graceful_timeout = settings.graceful_seconds
@@ -70,11 +70,11 @@ def hypercorn_config(sock: socket.socket, settings: ServingSettings) -> Config:
     return config
 
 
-def serve_worker(sock: socket.socket, settings: ServingSettings, model_dir: Path) -> int:
+def serve_worker(sock: socket.socket, settings: Settings, model_dir: Path) -> int:
     """Run one worker on an already-listening socket until SIGTERM; return its exit code."""
     keep_freed_memory()
     try:
-        algorithm = load_selected(model_dir)
+        algorithm = load_selected(settings.algorithm, model_dir)
     except AlgoportError as exc:
         log.error("cannot serve: %s: %s", exc.kind, exc)
         return exc.exit_code
@@ -121,38 +121,33 @@ def _running_prediction_threads(grace: float = 1.0) -> int:
     return sum(thread.is_alive() for thread in threads)
 
 
-def _worker_process(sock: socket.socket, settings: ServingSettings, model_dir: Path) -> None:
-    setup_logging()
+def _worker_process(sock: socket.socket, settings: Settings, model_dir: Path) -> None:
+    setup_logging(settings.log_level)
     raise SystemExit(serve_worker(sock, settings, model_dir))
 
 
-def _check_selection(model_dir: Path) -> None:
+def _check_selection(settings: Settings, model_dir: Path) -> None:
     """Fail before spawning workers if no algorithm can serve this model (imports nothing)."""
-    select_algorithm(
-        discover(ALGORITHMS_GROUP),
-        os.environ.get(SELECT_VARIABLE) or None,
-        Manifest.read(model_dir),
-    )
+    select_algorithm(discover(ALGORITHMS_GROUP), settings.algorithm, Manifest.read(model_dir))
 
 
-def run_server() -> int:
-    settings = ServingSettings.from_environ()
-    model_dir = ContractPaths.from_environ().model_dir
-    sock = bind_socket(settings.host, settings.port)
+def run_server(settings: Settings) -> int:
+    model_dir = ContractPaths(settings.base_dir).model_dir
+    sock = bind_socket(settings.bind_host, settings.port)
     log.info(
         "listening on %s:%d with %d worker(s); model %s",
-        settings.host,
+        settings.bind_host,
         sock.getsockname()[1],
         settings.workers,
         model_dir,
     )
-    _check_selection(model_dir)
+    _check_selection(settings, model_dir)
     if settings.workers == 1:
         return serve_worker(sock, settings, model_dir)
     return _supervise(sock, settings, model_dir)
 
 
-def _supervise(sock: socket.socket, settings: ServingSettings, model_dir: Path) -> int:
+def _supervise(sock: socket.socket, settings: Settings, model_dir: Path) -> int:
     context = multiprocessing.get_context("spawn")
     workers: list[Any] = []
     for _ in range(settings.workers):

@@ -1,0 +1,304 @@
+"""Every environment variable algoport reads, parsed once into one frozen :class:`Settings`.
+
+The ``train`` and ``serve`` entry points build the settings from the environment and pass
+them down; nothing below them reads ``os.environ``. A bad value is a platform error that
+names the variable, the value and what is allowed. Plugins that read variables of their
+own declare them with :class:`Variable` and get the same parsing and errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from algoport.errors import PlatformError
+
+T = TypeVar("T")
+MB = 1024 * 1024
+BATCH_STRATEGIES = ("MULTI_RECORD", "SINGLE_RECORD")
+
+
+class _Rejected(ValueError):
+    """A raw value does not parse; the variable's ``allowed`` text says what would."""
+
+
+@dataclass(frozen=True)
+class Variable(Generic[T]):
+    """One environment variable: its name, how its text becomes a value, its default.
+
+    An unset or blank variable takes ``default``; anything else must parse, or reading it
+    raises :class:`algoport.PlatformError` naming the variable, its value and ``allowed``.
+    """
+
+    name: str
+    parse: Callable[[str], T]
+    default: T
+    allowed: str
+    help: str = ""
+    # How the README shows the default, when its value alone would not say it.
+    shown_default: str | None = None
+
+    def read(self, environ: Mapping[str, str]) -> T:
+        raw = environ.get(self.name, "").strip()
+        if not raw:
+            return self.default
+        try:
+            return self.parse(raw)
+        except ValueError:
+            raise PlatformError(
+                f"{self.name} is {raw!r}; expected {self.allowed}. Fix or unset it."
+            ) from None
+
+
+def integer(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not low <= value <= high:
+            raise _Rejected(raw)
+        return value
+
+    return parse
+
+
+def number(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        value = float(raw)
+        if not low <= value <= high:  # also refuses nan
+            raise _Rejected(raw)
+        return value
+
+    return parse
+
+
+def integer_variable(
+    name: str, default: int, low: int, high: int, help: str = "", shown_default: str | None = None
+) -> Variable[int]:
+    allowed = f"an integer from {low} to {high}"
+    return Variable(name, integer(low, high), default, allowed, help, shown_default)
+
+
+def number_variable(
+    name: str, default: float, low: float, high: float, help: str = ""
+) -> Variable[float]:
+    return Variable(name, number(low, high), default, f"a number from {low:g} to {high:g}", help)
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _optional_text(raw: str) -> str | None:
+    return raw
+
+
+def _path(raw: str) -> Path:
+    return Path(raw)
+
+
+def _boolean(raw: str) -> bool:
+    text = raw.lower()
+    if text not in ("true", "false"):
+        raise _Rejected(raw)
+    return text == "true"
+
+
+def _batch_strategy(raw: str) -> str:
+    text = raw.upper()
+    if text not in BATCH_STRATEGIES:
+        raise _Rejected(raw)
+    return text
+
+
+def _log_level(raw: str) -> int:
+    """SageMaker passes a number (20); some tools pass a name (INFO)."""
+    if raw.isdigit():
+        return int(raw)
+    level = logging.getLevelName(raw.upper())
+    if not isinstance(level, int):
+        raise _Rejected(raw)
+    return level
+
+
+# Stands for defaults that depend on the machine, computed when the settings are read;
+# never a value a variable can take.
+CPU_COUNT = 0
+
+VARIABLES: dict[str, Variable[Any]] = {
+    "base_dir": Variable(
+        "SAGEMAKER_BASE_DIR",
+        _path,
+        Path("/opt/ml"),
+        "a directory",
+        "moves `/opt/ml` (local runs and tests)",
+    ),
+    "algorithm": Variable(
+        "ALGOPORT_ALGORITHM",
+        _optional_text,
+        None,
+        "an installed algorithm's name",
+        "the algorithm to run; else the model's manifest (serving), else the only one installed",
+    ),
+    "job_name": Variable(
+        "TRAINING_JOB_NAME",
+        _text,
+        "local-training-job",
+        "a name",
+        "the training job's name, set by SageMaker; shown in the log",
+    ),
+    "log_level": Variable(
+        "SAGEMAKER_CONTAINER_LOG_LEVEL",
+        _log_level,
+        logging.INFO,
+        "a logging level, as a number (20) or a name (INFO)",
+        "log level",
+        shown_default="20 (INFO)",
+    ),
+    "stop_grace_seconds": number_variable(
+        "ALGOPORT_STOP_GRACE_SECONDS",
+        110.0,
+        0,
+        3600,
+        "seconds `train` waits after SIGTERM for the algorithm to stop before it writes a "
+        "failure reason and exits (SageMaker sends SIGKILL after 120)",
+    ),
+    "pipe_wait_seconds": number_variable(
+        "ALGOPORT_PIPE_WAIT_SECONDS",
+        600.0,
+        0,
+        86400,
+        "seconds to wait for a Pipe-mode FIFO to appear",
+    ),
+    "bind_host": Variable("ALGOPORT_BIND_HOST", _text, "0.0.0.0", "an address", "serving address"),
+    "port": integer_variable("SAGEMAKER_BIND_TO_PORT", 8080, 0, 65535, "serving port"),
+    "workers": integer_variable(
+        "SAGEMAKER_MODEL_SERVER_WORKERS",
+        CPU_COUNT,
+        1,
+        512,
+        "serving processes",
+        shown_default="one per CPU",
+    ),
+    "timeout_seconds": integer_variable(
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT",
+        60,
+        1,
+        3600,
+        "seconds a prediction may take before a 504; a worker whose prediction threads are "
+        "all still busy a timeout after that exits, to be replaced",
+    ),
+    "max_payload_mb": integer_variable(
+        "SAGEMAKER_MAX_PAYLOAD_IN_MB", 6, 1, 100, "request size limit, 413 above it"
+    ),
+    "default_accept": Variable(
+        "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT",
+        _optional_text,
+        None,
+        "a media type",
+        "response type when `Accept` is missing or `*/*`",
+    ),
+    "batch": Variable(
+        "SAGEMAKER_BATCH", _boolean, False, "true or false", "set by batch transform"
+    ),
+    "batch_strategy": Variable(
+        "SAGEMAKER_BATCH_STRATEGY",
+        _batch_strategy,
+        "MULTI_RECORD",
+        " or ".join(BATCH_STRATEGIES),
+        "batch transform's strategy, reported by `/execution-parameters`",
+    ),
+    "max_concurrent_transforms": integer_variable(
+        "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS",
+        CPU_COUNT,
+        1,
+        256,
+        "batch transform's parallel requests, reported by `/execution-parameters`",
+        shown_default="the number of workers",
+    ),
+    "predict_threads": integer_variable(
+        "ALGOPORT_PREDICT_THREADS",
+        # One, so CPU-bound requests are served in arrival order instead of sharing the
+        # GIL, which doubles tail latency under load; workers give parallelism.
+        1,
+        1,
+        1024,
+        "prediction threads per worker (1: CPU-bound requests queue in order; raise it "
+        "for predictions that wait on I/O)",
+    ),
+    "inline_predict_ms": number_variable(
+        "ALGOPORT_INLINE_PREDICT_MS",
+        0.5,
+        0.0,
+        100.0,
+        "requests whose decode-predict-encode takes less run on the event loop, skipping "
+        "the thread hand-off (0 = never)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """algoport's settings for one process; :data:`VARIABLES` says where each comes from."""
+
+    base_dir: Path
+    algorithm: str | None
+    job_name: str
+    log_level: int
+    stop_grace_seconds: float
+    pipe_wait_seconds: float
+    bind_host: str
+    port: int
+    workers: int
+    timeout_seconds: int
+    max_payload_mb: int
+    default_accept: str | None
+    batch: bool
+    batch_strategy: str
+    max_concurrent_transforms: int
+    predict_threads: int
+    inline_predict_ms: float
+    # Not a variable: SageMaker gives an endpoint 30 s between SIGTERM and SIGKILL.
+    graceful_seconds: float = 25.0
+
+    @property
+    def max_payload_bytes(self) -> int:
+        return self.max_payload_mb * MB
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Parse every variable; the first bad one raises a PlatformError naming it."""
+        env = os.environ if environ is None else environ
+        values = {field: variable.read(env) for field, variable in VARIABLES.items()}
+        if values["workers"] == CPU_COUNT:
+            values["workers"] = os.cpu_count() or 1
+        if values["max_concurrent_transforms"] == CPU_COUNT:
+            values["max_concurrent_transforms"] = values["workers"]
+        return cls(**values)
+
+
+def base_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Only ``SAGEMAKER_BASE_DIR``: where to write a failure when the rest does not parse."""
+    value: Path = VARIABLES["base_dir"].read(os.environ if environ is None else environ)
+    return value
+
+
+def variables_markdown() -> str:
+    """The README's table of variables, generated from :data:`VARIABLES`."""
+    rows = ["| variable | meaning | default |", "|---|---|---|"]
+    for variable in VARIABLES.values():
+        shown = variable.shown_default
+        if shown is None:
+            shown = "unset" if variable.default is None else f"`{_shown(variable.default)}`"
+        rows.append(f"| `{variable.name}` | {variable.help} | {shown} |")
+    return "\n".join(rows) + "\n"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
