@@ -31,14 +31,14 @@ distribution.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
-    from algoport.channels import ChannelSpec
+    from algoport.channels import Channel, ChannelSpec
     from algoport.codecs import Codec, ContentTypes, Invocation
     from algoport.hyperparameters import HyperParameter
     from algoport.metrics import Metric
@@ -60,6 +60,26 @@ def hyperparameters() -> Sequence[HyperParameter]:  # type: ignore[empty-body]
     The core coerces SageMaker's strings to these types, fills defaults, and rejects
     unknown names, reporting every problem at once; ``fit`` sees only typed values.
     Not implemented: the algorithm takes no hyperparameters, and any given is an error.
+    Clash: only the algorithm plugin may implement it; the first non-None result wins.
+    """
+
+
+@hookspec(firstresult=True)
+def check_hyperparameters(
+    values: Mapping[str, Any], channels: Mapping[str, Channel]
+) -> Sequence[str] | None:
+    """Check rules that span several hyperparameters (or a hyperparameter and a channel).
+
+    Runs: when a training job starts, after each value was coerced to its declared type
+    and the channels were checked, before ``fit``.
+    Arguments: ``values`` holds the typed value of every declared hyperparameter, given or
+    default, except those whose own value was wrong (already reported): check a rule
+    only when its names are present. ``channels`` are the job's channels by name.
+    Return: a list of problems, each a sentence that names the hyperparameters and their
+    values and says what to do (``"num_class is required with objective
+    'multi:softmax'; set num_class."``); empty or None when all is well. They are
+    reported together with the type errors as one user error (exit 2).
+    Not implemented: no cross-field rules.
     Clash: only the algorithm plugin may implement it; the first non-None result wins.
     """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -43,6 +43,9 @@ class HyperParameter:
     required: bool = False
     description: str = ""
     tunable: bool = False
+    # Other keys a job may give this value under (e.g. num_boost_round for num_round);
+    # giving two of them is an error.
+    aliases: Sequence[str] = ()
 
     type_name: ClassVar[str] = "FreeText"
 
@@ -242,45 +245,85 @@ class Problem:
     message: str
 
 
+Check = Callable[[Mapping[str, Any]], Iterable[str]]
+
+
 class HyperParameterSchema:
     """A plugin's declarations, ready to coerce ``hyperparameters.json``."""
 
     def __init__(self, declared: Iterable[HyperParameter], algorithm: str) -> None:
         self.algorithm = algorithm
         self.declared: dict[str, HyperParameter] = {}
+        self.keys: dict[str, HyperParameter] = {}
         for spec in declared:
             if not isinstance(spec, HyperParameter):
                 raise AlgorithmError(
                     f"Algorithm {algorithm!r} declared hyperparameter {spec!r}; expected an "
                     "algoport.hp.HyperParameter such as hp.Integer(name=...)."
                 )
-            if spec.name in self.declared:
-                raise AlgorithmError(
-                    f"Algorithm {algorithm!r} declares hyperparameter {spec.name!r} twice."
-                )
+            for key in (spec.name, *spec.aliases):
+                held = self.keys.get(key)
+                if held is not None:
+                    raise AlgorithmError(
+                        f"Algorithm {algorithm!r} declares hyperparameter key {key!r} twice "
+                        f"(for {held.name!r} and {spec.name!r}); each name and alias must be "
+                        "unique."
+                    )
+                self.keys[key] = spec
             self.declared[spec.name] = spec
 
-    def coerce(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        """Typed values for every declared name; raises one UserError listing all problems."""
+    def coerce(self, raw: Mapping[str, Any], check: Check | None = None) -> dict[str, Any]:
+        """Typed values for every declared name; raises one UserError listing all problems.
+
+        ``check`` sees the values that coerced (given or default) and returns problems
+        that span several of them; they are reported with the others.
+        """
+        values, problems = self._coerce(raw)
+        if check is not None:
+            problems += [Problem("", message) for message in check(values)]
+        if problems:
+            raise hyperparameter_error(problems)
+        return values
+
+    def given(self, raw: Mapping[str, Any]) -> frozenset[str]:
+        """The declared names the job set, under their own name or an alias."""
+        return frozenset(self.keys[key].name for key in raw if key in self.keys)
+
+    def _coerce(self, raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
         problems: list[Problem] = []
         values: dict[str, Any] = {}
+        given_as: dict[str, str] = {}
         for key, value in raw.items():
             if key.startswith(RESERVED_PREFIX) or key in RESERVED_KEYS:
                 continue
-            spec = self.declared.get(key)
+            spec = self.keys.get(key)
             if spec is None:
                 problems.append(Problem(key, self._unknown(key)))
                 continue
+            name = spec.name
+            if name in given_as:
+                problems.append(
+                    Problem(
+                        name,
+                        f"Hyperparameter {name!r} is given twice, as {given_as[name]!r} and "
+                        f"{key!r}; they are the same hyperparameter. Keep one.",
+                    )
+                )
+                values.pop(name, None)
+                continue
+            given_as[name] = key
             text = value if isinstance(value, str) else json.dumps(value)
             try:
-                values[key] = spec.coerce(text)
+                values[name] = spec.coerce(text)
             except _Invalid as invalid:
                 shown = text if len(text) <= 80 else text[:77] + "..."
                 problems.append(
-                    Problem(key, f"Hyperparameter {key!r} has value {shown!r}; expected {invalid}.")
+                    Problem(
+                        name, f"Hyperparameter {key!r} has value {shown!r}; expected {invalid}."
+                    )
                 )
         for name, spec in self.declared.items():
-            if name in values or any(p.key == name for p in problems):
+            if name in given_as:
                 continue
             if spec.required:
                 problems.append(
@@ -292,9 +335,7 @@ class HyperParameterSchema:
                 )
             else:
                 values[name] = spec.default
-        if problems:
-            raise hyperparameter_error(problems)
-        return values
+        return values, problems
 
     def _unknown(self, key: str) -> str:
         known = sorted(self.declared)
@@ -303,7 +344,7 @@ class HyperParameterSchema:
                 f"Hyperparameter {key!r} is not accepted: algorithm {self.algorithm!r} takes "
                 "no hyperparameters. Remove it from the training job."
             )
-        close = difflib.get_close_matches(key, known, n=1)
+        close = difflib.get_close_matches(key, sorted(self.keys), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         return (
             f"Hyperparameter {key!r} is not known to algorithm {self.algorithm!r}; "

@@ -18,7 +18,7 @@ from typing import Any
 import pluggy
 
 from algoport import builtin_codecs, hookspecs
-from algoport.channels import ChannelSpec
+from algoport.channels import Channel, ChannelSpec
 from algoport.codecs import CodecTable, ContentTypes, Invocation
 from algoport.errors import AlgoportError, AlgorithmError, PluginError, UserError
 from algoport.hyperparameters import HyperParameterSchema
@@ -32,6 +32,7 @@ SELECT_VARIABLE = "ALGOPORT_ALGORITHM"
 # Hooks that belong to the algorithm alone; extensions may only wrap them.
 ALGORITHM_HOOKS = (
     "hyperparameters",
+    "check_hyperparameters",
     "channels",
     "metrics",
     "fit",
@@ -272,6 +273,20 @@ class Algorithm:
                     f"Plugin {impl.plugin_name!r} failed in its codecs hook: {exc}"
                 ) from exc
         return results
+
+    def check_hyperparameters(
+        self, values: Mapping[str, Any], channels: Mapping[str, Channel]
+    ) -> list[str]:
+        try:
+            problems = self._pm.hook.check_hyperparameters(values=values, channels=channels)
+        except AlgoportError:
+            raise
+        except Exception as exc:
+            raise AlgorithmError(
+                f"Algorithm {self.name!r} failed in its check_hyperparameters hook: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        return [str(problem) for problem in problems or ()]
 
     @property
     def can_fit(self) -> bool:

@@ -83,21 +83,28 @@ def prepare_job(algorithm: Algorithm, config: JobConfig, settings: Settings) -> 
             "hook. Choose a trainable algorithm (`algoport plugins`)."
         )
     raw = config.hyperparameters
-    hyperparameters = algorithm.hyperparameters.coerce(raw)
-    objective = raw.get(TUNING_OBJECTIVE_KEY)
-    channels = resolve_channels(
-        config.channels,
-        algorithm.channels,
-        config.paths,
-        algorithm.name,
-        pipe_wait_seconds=settings.pipe_wait_seconds,
+    schema = algorithm.hyperparameters
+    try:
+        channels = resolve_channels(
+            config.channels,
+            algorithm.channels,
+            config.paths,
+            algorithm.name,
+            pipe_wait_seconds=settings.pipe_wait_seconds,
+        )
+    except UserError:
+        schema.coerce(raw)  # hyperparameter problems, if any, are reported first
+        raise
+    hyperparameters = schema.coerce(
+        raw, check=lambda values: algorithm.check_hyperparameters(values, channels)
     )
+    objective = raw.get(TUNING_OBJECTIVE_KEY)
     paths = config.paths
     return TrainingJob(
         name=settings.job_name,
         algorithm=algorithm.name,
         hyperparameters=hyperparameters,
-        given_hyperparameters=frozenset(raw) & frozenset(hyperparameters),
+        given_hyperparameters=schema.given(raw),
         tuning_objective_metric=str(objective).strip('"') if objective else None,
         channels=channels,
         model_dir=paths.model_dir,

@@ -25,13 +25,27 @@ from algoport import (
 def hyperparameters() -> list[hp.HyperParameter]:
     return [
         hp.Float(name="l2", default=0.0, min=0.0, description="ridge penalty", tunable=True),
-        hp.Integer(name="epochs", required=True, min=1, max=1000),
+        hp.Integer(name="epochs", required=True, min=1, max=1000, aliases=("num_epochs",)),
         hp.Boolean(name="fit_intercept", default=True),
         hp.Categorical(name="solver", choices=("lstsq", "normal"), default="lstsq"),
         hp.String(name="tag", default="none"),
         hp.List(name="feature_weights", item=hp.Float(name="w", min=0.0), default=None),
         hp.Float(name="sleep_seconds", default=0.0, min=0.0, max=60.0),
     ]
+
+
+@hookimpl
+def check_hyperparameters(values: dict[str, Any], channels: dict[str, Any]) -> list[str]:
+    problems = []
+    if (
+        values.get("solver") == "normal"
+        and values.get("l2") == 0.0
+        and values.get("tag") == "ridge"
+    ):
+        problems.append("tag='ridge' needs l2 > 0 with solver='normal'; set l2 or another tag.")
+    if values.get("tag") == "validated" and "validation" not in channels:
+        problems.append("tag='validated' needs a 'validation' channel; add one.")
+    return problems
 
 
 @hookimpl
