@@ -39,7 +39,10 @@ TRAIN_AND_VALIDATION = {**TRAIN, "validation": TRAIN["train"]}
             {"num_round": 2, "early_stopping_rounds": 5},
             "early_stopping_rounds=5 needs a validation channel",
         ),
-        ({"num_round": 2, "eta": 0.1, "learning_rate": 0.2}, "Both learning_rate and eta are set"),
+        (
+            {"num_round": 2, "eta": 0.1, "learning_rate": 0.2},
+            "Hyperparameter 'eta' is given twice, as 'eta' and 'learning_rate'",
+        ),
         (
             {"num_round": 2, "objective": "binary:logistic", "base_score": 2},
             "base_score=2.0 is outside (0, 1)",

@@ -24,6 +24,7 @@ DECLARED: tuple[hp.HyperParameter, ...] = (
         name="num_round",
         required=True,
         min=1,
+        aliases=("num_boost_round",),
         tunable=True,
         description="Number of boosting rounds.",
     ),
@@ -57,19 +58,19 @@ DECLARED: tuple[hp.HyperParameter, ...] = (
     ),
     hp.Float(
         name="eta",
+        aliases=("learning_rate",),
         min=0,
         max=1,
         tunable=True,
         description=_xgboost_default("Step size shrinkage (alias learning_rate).", 0.3),
     ),
-    hp.Float(name="learning_rate", min=0, max=1, description="Alias of eta."),
     hp.Float(
         name="gamma",
+        aliases=("min_split_loss",),
         min=0,
         tunable=True,
         description=_xgboost_default("Minimum loss reduction to split (alias min_split_loss).", 0),
     ),
-    hp.Float(name="min_split_loss", min=0, description="Alias of gamma."),
     hp.Integer(
         name="max_depth",
         min=0,
@@ -127,18 +128,18 @@ DECLARED: tuple[hp.HyperParameter, ...] = (
     ),
     hp.Float(
         name="lambda",
+        aliases=("reg_lambda",),
         min=0,
         tunable=True,
         description=_xgboost_default("L2 regularisation on weights (alias reg_lambda).", 1),
     ),
-    hp.Float(name="reg_lambda", min=0, description="Alias of lambda."),
     hp.Float(
         name="alpha",
+        aliases=("reg_alpha",),
         min=0,
         tunable=True,
         description=_xgboost_default("L1 regularisation on weights (alias reg_alpha).", 0),
     ),
-    hp.Float(name="reg_alpha", min=0, description="Alias of alpha."),
     hp.Categorical(
         name="tree_method",
         choices=("auto", "exact", "approx", "hist"),
@@ -283,12 +284,6 @@ DECLARED: tuple[hp.HyperParameter, ...] = (
     ),
 )
 
-ALIASES = {
-    "learning_rate": "eta",
-    "min_split_loss": "gamma",
-    "reg_lambda": "lambda",
-    "reg_alpha": "alpha",
-}
 # Hyperparameters that steer this plugin and are not XGBoost booster parameters.
 PLUGIN_ONLY = frozenset(
     {

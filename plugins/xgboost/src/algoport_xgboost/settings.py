@@ -16,7 +16,7 @@ from typing import Any
 
 from algoport import UserError
 from algoport_xgboost import eval_metrics, objectives
-from algoport_xgboost.hyperparameters import ALIASES, CHECKPOINT_INTERVAL, PLUGIN_ONLY
+from algoport_xgboost.hyperparameters import CHECKPOINT_INTERVAL, PLUGIN_ONLY
 
 log = logging.getLogger("algoport.xgboost")
 
@@ -111,7 +111,6 @@ def _rule_problems(
     train_content_type: str,
 ) -> list[str]:
     problems = _class_count_problems(objective, hps.get("num_class"))
-    problems += _alias_problems(hps)
     problems += eval_metrics.problems(metrics, objective)
     if hps.get("early_stopping_rounds") is not None and not has_validation:
         problems.append(
@@ -148,15 +147,6 @@ def _class_count_problems(objective: str, num_class: int | None) -> list[str]:
             "choose a multi:* objective."
         ]
     return []
-
-
-def _alias_problems(hps: Mapping[str, Any]) -> list[str]:
-    return [
-        f"Both {alias} and {name} are set ({hps[alias]} and {hps[name]}); they are the same "
-        f"hyperparameter. Keep one."
-        for alias, name in ALIASES.items()
-        if hps.get(alias) is not None and hps.get(name) is not None
-    ]
 
 
 def _tree_problems(hps: Mapping[str, Any]) -> list[str]:
@@ -280,7 +270,7 @@ def _xgboost_params(
             value = int(value)
         elif name == "updater":
             value = ",".join(value)
-        params[ALIASES.get(name, name)] = value
+        params[name] = value
     params["objective"] = objective
     # Rewritten in the spelling XGBoost parses (validated by _rule_problems).
     params["monotone_constraints"], _ = _monotone(hps)
