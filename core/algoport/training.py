@@ -94,7 +94,11 @@ def prepare_job(
     hyperparameters = algorithm.hyperparameters.coerce(raw)
     objective = raw.get(TUNING_OBJECTIVE_KEY)
     channels = resolve_channels(
-        read_input_data_config(paths), algorithm.channels, paths, algorithm.name
+        read_input_data_config(paths),
+        algorithm.channels,
+        paths,
+        algorithm.name,
+        algorithm.formats(),
     )
     checkpoint = read_checkpoint_config(paths)
     return TrainingJob(
