@@ -21,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from algoport import pipe
+from algoport import builtin_formats, pipe
 from algoport.channels import Channel
 from algoport.codecs import MediaType
 from algoport.formats import recordio_protobuf
 
 MB = 1 << 20
+FORMATS = builtin_formats.registry()
 
 
 def make_csv(path: Path, size_mb: int) -> int:
@@ -80,7 +81,8 @@ def read_raw(fifo: Path) -> int:
 def read_records(content_type: str) -> Callable[[Path], int]:
     def read(fifo: Path) -> int:
         name = fifo.name.rsplit("_", 1)[0]
-        channel = Channel(name, fifo.parent / name, MediaType.parse(content_type), "Pipe")
+        media = MediaType.parse(content_type)
+        channel = Channel(name, fifo.parent / name, media, "Pipe", formats=FORMATS)
         rows = 0
         with channel.open_epoch(0) as epoch:
             for chunk in epoch.chunks():

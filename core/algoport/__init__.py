@@ -14,8 +14,9 @@ from algoport.version import __version__
 
 if TYPE_CHECKING:
     from algoport import hp
-    from algoport.channels import Channel, ChannelSpec, Dataset
-    from algoport.codecs import Codec, ContentTypes, Invocation, MediaType
+    from algoport.channels import Channel, ChannelSpec
+    from algoport.codecs import ContentTypes, Dataset, Format, Invocation, MediaType
+    from algoport.contract import ResourceConfig
     from algoport.errors import AlgorithmError, DataError, PlatformError, UserError
     from algoport.files import atomic_write
     from algoport.hookspecs import hookimpl
@@ -26,14 +27,15 @@ _HOMES = {
     "AlgorithmError": "algoport.errors",
     "Channel": "algoport.channels",
     "ChannelSpec": "algoport.channels",
-    "Codec": "algoport.codecs",
     "ContentTypes": "algoport.codecs",
     "DataError": "algoport.errors",
-    "Dataset": "algoport.channels",
+    "Dataset": "algoport.codecs",
+    "Format": "algoport.codecs",
     "Invocation": "algoport.codecs",
     "MediaType": "algoport.codecs",
     "Metric": "algoport.metrics",
     "PlatformError": "algoport.errors",
+    "ResourceConfig": "algoport.contract",
     "TrainingJob": "algoport.training",
     "UserError": "algoport.errors",
     "atomic_write": "algoport.files",
@@ -44,14 +46,15 @@ __all__ = [
     "AlgorithmError",
     "Channel",
     "ChannelSpec",
-    "Codec",
     "ContentTypes",
     "DataError",
     "Dataset",
+    "Format",
     "Invocation",
     "MediaType",
     "Metric",
     "PlatformError",
+    "ResourceConfig",
     "TrainingJob",
     "UserError",
     "__version__",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -11,10 +11,9 @@ from typing import IO
 import numpy as np
 
 from algoport import pipe
-from algoport.codecs import MediaType
+from algoport.codecs import Dataset, Format, FormatRegistry, MediaType, Reader
 from algoport.contract import ChannelConfig, ContractPaths
 from algoport.errors import DataError, UserError
-from algoport.formats import csv, recordio_protobuf
 
 
 @dataclass(frozen=True)
@@ -31,43 +30,6 @@ class ChannelSpec:
     def supports_mode(self, mode: str) -> bool:
         # FastFile looks exactly like File from inside the container.
         return mode in self.input_modes or (mode == "FastFile" and "File" in self.input_modes)
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """Features (one row per record) and labels, when the content type carries them."""
-
-    features: np.ndarray
-    labels: np.ndarray | None
-
-
-Reader = Callable[[bytes, MediaType], Dataset]
-
-
-def _read_csv(body: bytes, media_type: MediaType) -> Dataset:
-    table = csv.decode_csv(body)
-    label_size = media_type.params.get("label_size", "1")
-    if label_size == "0":
-        return Dataset(table, None)
-    if label_size != "1":
-        raise UserError(
-            f"Content type {media_type} asks for label_size={label_size}; algoport reads "
-            "label_size=1 (label in the first column) or label_size=0 (no label)."
-        )
-    labels, features = csv.split_label(table)
-    return Dataset(features, labels)
-
-
-def _read_recordio_protobuf(body: bytes, media_type: MediaType) -> Dataset:
-    features, labels = recordio_protobuf.decode_records(body)
-    return Dataset(features, labels)
-
-
-READERS: dict[str, Reader] = {
-    "text/csv": _read_csv,
-    "application/x-recordio-protobuf": _read_recordio_protobuf,
-}
-LINE_BASED = frozenset({"text/csv", "text/libsvm", "application/jsonlines"})
 
 
 CHUNK_BYTES = 4 << 20
@@ -92,16 +54,43 @@ def _concatenate(parts: list[Dataset], where: str) -> Dataset:
     if not parts:
         raise UserError(f"{where} holds no records; check the channel's S3 prefix.")
     widths = {part.features.shape[1] for part in parts}
-    if len(widths) > 1:
+    if not all(isinstance(part.features, np.ndarray) for part in parts):
+        features = _stack_sparse([p.features for p in parts], max(widths))
+    elif len(widths) > 1:
         raise DataError(
             f"{where} has records of different widths: {sorted(widths)} features; every "
             "record needs the same columns."
         )
-    features = np.concatenate([p.features for p in parts])
+    else:
+        features = np.concatenate([p.features for p in parts])
     labels = None
     if parts[0].labels is not None:
         labels = np.concatenate([p.labels for p in parts if p.labels is not None])
     return Dataset(features, labels)
+
+
+def _stack_sparse(matrices: list[np.ndarray], width: int) -> np.ndarray:
+    """Sparse parts one under the other; a part that names fewer columns lacks the others."""
+    # Only a sparse format (a plugin's, e.g. libsvm) gives scipy matrices, so scipy is there.
+    import scipy.sparse
+
+    widened = [scipy.sparse.csr_matrix(m) for m in matrices]
+    for matrix in widened:
+        matrix.resize((matrix.shape[0], width))
+    stacked: np.ndarray = scipy.sparse.vstack(widened, format="csr")
+    return stacked
+
+
+def _datasets(
+    fmt: Format, reader: Reader, stream: IO[bytes], media: MediaType, chunk_bytes: int
+) -> Iterator[Dataset]:
+    """One object's records, a bounded chunk at a time, as its format reads them."""
+    if fmt.read_stream is not None:
+        yield from fmt.read_stream(stream, media, chunk_bytes)
+        return
+    pieces = line_chunks(stream, chunk_bytes) if fmt.line_based else iter([stream.read()])
+    for piece in pieces:
+        yield reader(piece, media)
 
 
 class Epoch:
@@ -119,22 +108,11 @@ class Epoch:
     def chunks(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Dataset]:
         """The records, decoded a bounded chunk at a time (line-based types split at lines)."""
         reader = self.channel.reader()
+        fmt = self.channel.format()
         media = self.channel.content_type
         for name, stream in self._sources:
             try:
-                if media.essence == "application/x-recordio-protobuf":
-                    for features, labels in recordio_protobuf.iter_decoded(
-                        stream, chunk_size=min(chunk_bytes, 1 << 20)
-                    ):
-                        yield Dataset(features, labels)
-                    continue
-                pieces = (
-                    line_chunks(stream, chunk_bytes)
-                    if media.essence in LINE_BASED
-                    else iter([stream.read()])
-                )
-                for piece in pieces:
-                    yield reader(piece, media)
+                yield from _datasets(fmt, reader, stream, media, chunk_bytes)
             except DataError as exc:
                 raise DataError(f"Channel {self.channel.name!r}, {name}: {exc}") from None
 
@@ -162,6 +140,8 @@ class Channel:
         distribution: str = "FullyReplicated",
         record_wrapper: str = "None",
         compression: str = "None",
+        *,
+        formats: FormatRegistry,
         pipe_wait_seconds: float = pipe.WAIT.default,
     ) -> None:
         self.name = name
@@ -172,6 +152,7 @@ class Channel:
         self.record_wrapper = record_wrapper
         self.compression = compression
         self.pipe_wait_seconds = pipe_wait_seconds
+        self.formats = formats
         self._next_epoch = 0
 
     def __repr__(self) -> str:
@@ -196,15 +177,22 @@ class Channel:
             if p.is_file() and not any(part.startswith(".") for part in p.parts)
         )
 
-    def reader(self) -> Reader:
-        reader = READERS.get(self.content_type.essence)
-        if reader is None:
+    def format(self) -> Format:
+        """The format of the channel's content type; a UserError when none can read it."""
+        fmt = self.formats.get(self.content_type.essence)
+        if fmt is None or fmt.read is None:
             raise UserError(
                 f"Channel {self.name!r} has content type {self.content_type.essence!r}, which "
-                f"algoport cannot read; readable: {', '.join(sorted(READERS))}. Read "
+                f"algoport cannot read; readable: {', '.join(self.formats.readable)}. Read "
                 "channel.files() or the epoch's streams() yourself for other types."
             )
-        return reader
+        return fmt
+
+    def reader(self) -> Reader:
+        """How the channel's bytes become a Dataset: its format's ``read``."""
+        read = self.format().read
+        assert read is not None  # format() refuses a format that cannot read
+        return read
 
     @contextlib.contextmanager
     def open_epoch(self, number: int) -> Iterator[Epoch]:
@@ -253,6 +241,7 @@ def resolve_channels(
     specs: Sequence[ChannelSpec] | None,
     paths: ContractPaths,
     algorithm: str,
+    formats: FormatRegistry,
     pipe_wait_seconds: float = pipe.WAIT.default,
 ) -> dict[str, Channel]:
     """Check the job's channels against the declarations; every problem at once."""
@@ -294,6 +283,7 @@ def resolve_channels(
             distribution=config.distribution,
             record_wrapper=config.record_wrapper,
             compression=config.compression,
+            formats=formats,
             pipe_wait_seconds=pipe_wait_seconds,
         )
     for spec in (declared or {}).values():

@@ -1,16 +1,17 @@
-"""Media types: parsing, codecs, and ``Accept`` negotiation.
+"""Media types and their formats: parsing, the format registry, ``Accept`` negotiation.
 
-A :class:`Codec` turns request bytes into what ``predict`` takes and predictions into
-response bytes for one media type. Plugins contribute codecs through the ``codecs`` hook
-(the built-in ones too); :class:`CodecTable` resolves a request's ``Content-Type`` and
-``Accept`` against them.
+A :class:`Format` is everything algoport knows about one media type: how a request body
+is decoded for ``predict``, how predictions are encoded into a reply, how a training
+channel's bytes are read. Plugins contribute formats through the ``formats`` hook (the
+built-in ones too); a :class:`FormatRegistry` holds one algorithm's formats, serves its
+training channels, and resolves a request's ``Content-Type`` and ``Accept`` against them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -18,8 +19,6 @@ from algoport.errors import AlgorithmError, PluginError, UserError
 
 Columns = dict[str, np.ndarray]
 NEGOTIATION_CACHE = 256
-Decoder = Callable[[bytes, "MediaType"], Any]
-Encoder = Callable[[Columns, "MediaType"], bytes]
 
 
 class UnsupportedMediaType(UserError):
@@ -92,19 +91,53 @@ def parse_accept(header: str) -> list[MediaType]:
 
 
 @dataclass(frozen=True)
-class Codec:
-    """How one media type is read from requests and written to replies.
+class Dataset:
+    """Features (one row per record) and labels, when the content type carries them.
 
-    ``decode(body, media_type)`` returns what ``predict`` takes (the built-in codecs give a
-    2-D ``numpy.ndarray``, one row per record). ``encode(columns, media_type)`` gets the
-    predictions as columns (name → array of shape ``(n,)`` or ``(n, k)``) and returns bytes.
-    ``line_based`` says a body holds one record per line (batch transform keeps one output
-    line per input line). ``override=True`` lets a plugin replace a built-in codec.
+    ``features`` is a 2-D ``numpy.ndarray``, or a ``scipy.sparse`` CSR matrix for a sparse
+    format such as algoport-xgboost's ``text/libsvm``.
+    """
+
+    features: np.ndarray
+    labels: np.ndarray | None
+
+
+Decoder = Callable[[bytes, MediaType], Any]
+Encoder = Callable[[Columns, MediaType], bytes]
+Reader = Callable[[bytes, MediaType], Dataset]
+StreamReader = Callable[[IO[bytes], MediaType, int], Iterator[Dataset]]
+
+
+@dataclass(frozen=True)
+class Format:
+    """One media type: how requests are decoded, replies encoded, training channels read.
+
+    ``media_type`` is ``type/subtype`` without parameters; each function gets the full media
+    type, parameters included (``text/csv;label_size=0``). Give the functions the format
+    supports; the rest stay None.
+
+    - ``decode(body, media_type)`` returns what ``predict`` takes (the built-in formats give
+      a 2-D ``numpy.ndarray``, one row per record). Raise :class:`algoport.DataError` for a
+      body that does not parse (400).
+    - ``encode(columns, media_type)`` gets the predictions as columns, already checked
+      (name → array of shape ``(n,)`` or ``(n, k)``, the same ``n`` for each), and returns
+      the reply's bytes. A column it cannot hold is the algorithm's fault: an error raised
+      here becomes a 500.
+    - ``read(body, media_type)`` turns a training channel's bytes (a whole file, or a chunk
+      of one) into a :class:`Dataset`; ``channel.read()`` and ``epoch.chunks()`` use it.
+    - ``read_stream(stream, media_type, chunk_bytes)``, optional beside ``read``, yields the
+      Datasets of a whole stream about ``chunk_bytes`` at a time; ``epoch.chunks()`` uses it
+      for a format whose records are framed rather than one per line.
+    - ``line_based``: a body holds one record per line, so ``epoch.chunks()`` cuts a
+      channel at line ends and reads each piece.
+    - ``override=True`` lets a plugin replace a built-in format of the same media type.
     """
 
     media_type: str
     decode: Decoder | None = None
     encode: Encoder | None = None
+    read: Reader | None = None
+    read_stream: StreamReader | None = None
     line_based: bool = False
     override: bool = False
 
@@ -130,76 +163,89 @@ class Invocation:
 
 
 @dataclass(frozen=True)
-class RegisteredCodec:
-    codec: Codec
+class RegisteredFormat:
+    format: Format
     plugin: str
 
 
-class CodecTable:
-    """The codecs of one algorithm, checked for clashes, with its content types."""
+class FormatRegistry:
+    """The formats of one algorithm, checked for clashes, with its content types.
+
+    Training channels look their readers up here, serving its decoders and encoders.
+    """
 
     def __init__(
         self,
-        contributed: Iterable[tuple[str, Iterable[Codec]]],
+        contributed: Iterable[tuple[str, Iterable[Format]]],
         content_types: ContentTypes | None,
         *,
         builtin_plugin: str,
         algorithm: str,
     ) -> None:
         self.algorithm = algorithm
-        self.codecs: dict[str, RegisteredCodec] = {}
-        for plugin, codecs in contributed:
-            for codec in codecs:
-                self._add(RegisteredCodec(codec, plugin), builtin_plugin)
+        self.formats: dict[str, RegisteredFormat] = {}
+        for plugin, formats in contributed:
+            for fmt in formats:
+                self._add(RegisteredFormat(fmt, plugin), builtin_plugin)
         if content_types is None:
-            decodable = [t for t, c in self.codecs.items() if c.codec.decode]
-            encodable = [t for t, c in self.codecs.items() if c.codec.encode]
+            decodable = [t for t, f in self.formats.items() if f.format.decode]
+            encodable = [t for t, f in self.formats.items() if f.format.encode]
             encodable.sort(key=lambda t: t != "application/json")
             content_types = ContentTypes(decodable, encodable)
         # Clients send the same few headers over and over; negotiate each once.
-        self._decoders: dict[str | None, tuple[Codec, MediaType]] = {}
-        self._encoders: dict[tuple[str | None, str | None], tuple[Codec, MediaType]] = {}
+        self._decoders: dict[str | None, tuple[Format, MediaType]] = {}
+        self._encoders: dict[tuple[str | None, str | None], tuple[Format, MediaType]] = {}
         self.accepts = tuple(content_types.accepts)
         self.produces = tuple(content_types.produces)
         self._check_declared()
 
-    def _add(self, entry: RegisteredCodec, builtin_plugin: str) -> None:
-        essence = MediaType.parse(entry.codec.media_type).essence
-        held = self.codecs.get(essence)
+    def _add(self, entry: RegisteredFormat, builtin_plugin: str) -> None:
+        essence = MediaType.parse(entry.format.media_type).essence
+        held = self.formats.get(essence)
         if held is not None:
-            if held.plugin == builtin_plugin and entry.codec.override:
-                self.codecs[essence] = entry
+            if held.plugin == builtin_plugin and entry.format.override:
+                self.formats[essence] = entry
                 return
             hint = (
-                " To replace a built-in codec, give the new one override=True."
+                " To replace a built-in format, give the new one override=True."
                 if held.plugin == builtin_plugin
                 else " Uninstall one of them."
             )
             raise PluginError(
-                f"Media type {essence!r} has two codecs, from plugin {held.plugin!r} and "
+                f"Media type {essence!r} has two formats, from plugin {held.plugin!r} and "
                 f"from plugin {entry.plugin!r}.{hint}"
             )
-        self.codecs[essence] = entry
+        self.formats[essence] = entry
 
     def _check_declared(self) -> None:
         for essence in self.accepts:
-            codec = self.codecs.get(essence)
-            if codec is None or codec.codec.decode is None:
+            registered = self.formats.get(essence)
+            if registered is None or registered.format.decode is None:
                 raise PluginError(
-                    f"Algorithm {self.algorithm!r} accepts {essence!r} but no installed codec "
-                    "decodes it; add a Codec for it in the plugin's codecs hook."
+                    f"Algorithm {self.algorithm!r} accepts {essence!r} but no installed format "
+                    "decodes it; add a Format for it in the plugin's formats hook."
                 )
         for essence in self.produces:
-            codec = self.codecs.get(essence)
-            if codec is None or codec.codec.encode is None:
+            registered = self.formats.get(essence)
+            if registered is None or registered.format.encode is None:
                 raise PluginError(
-                    f"Algorithm {self.algorithm!r} produces {essence!r} but no installed codec "
-                    "encodes it; add a Codec for it in the plugin's codecs hook."
+                    f"Algorithm {self.algorithm!r} produces {essence!r} but no installed format "
+                    "encodes it; add a Format for it in the plugin's formats hook."
                 )
         if not self.produces:
             raise PluginError(f"Algorithm {self.algorithm!r} produces no media type.")
 
-    def decoder(self, content_type: str | None) -> tuple[Codec, MediaType]:
+    def get(self, essence: str) -> Format | None:
+        """The format of a media type (``type/subtype``), if one is installed."""
+        registered = self.formats.get(essence)
+        return registered.format if registered is not None else None
+
+    @property
+    def readable(self) -> list[str]:
+        """The media types a training channel can be read in, sorted."""
+        return sorted(t for t, f in self.formats.items() if f.format.read)
+
+    def decoder(self, content_type: str | None) -> tuple[Format, MediaType]:
         cached = self._decoders.get(content_type)
         if cached is None:
             cached = self._decoder(content_type)
@@ -207,7 +253,7 @@ class CodecTable:
                 self._decoders[content_type] = cached
         return cached
 
-    def encoder(self, accept: str | None, default: str | None) -> tuple[Codec, MediaType]:
+    def encoder(self, accept: str | None, default: str | None) -> tuple[Format, MediaType]:
         key = (accept, default)
         cached = self._encoders.get(key)
         if cached is None:
@@ -216,7 +262,7 @@ class CodecTable:
                 self._encoders[key] = cached
         return cached
 
-    def _decoder(self, content_type: str | None) -> tuple[Codec, MediaType]:
+    def _decoder(self, content_type: str | None) -> tuple[Format, MediaType]:
         if not content_type:
             media = MediaType.parse(self.accepts[0]) if self.accepts else None
             if media is None:
@@ -228,13 +274,13 @@ class CodecTable:
                 f"Content-Type {media.essence!r} is not supported; this endpoint accepts "
                 f"{', '.join(self.accepts)}."
             )
-        return self.codecs[media.essence].codec, media
+        return self.formats[media.essence].format, media
 
-    def _encoder(self, accept: str | None, default: str | None) -> tuple[Codec, MediaType]:
+    def _encoder(self, accept: str | None, default: str | None) -> tuple[Format, MediaType]:
         fallback = default if default in self.produces else self.produces[0]
         ranges = parse_accept(accept) if accept else []
         if not ranges or all(r.essence == "*/*" for r in ranges):
-            return self.codecs[fallback].codec, MediaType.parse(fallback)
+            return self.formats[fallback].format, MediaType.parse(fallback)
         best: tuple[float, int, int] | None = None
         chosen = None
         for rank, essence in enumerate(self.produces):
@@ -260,7 +306,7 @@ class CodecTable:
         essence, requested = chosen
         params = {k: v for k, v in requested.params.items() if k != "q"}
         kind, _, sub = essence.partition("/")
-        return self.codecs[essence].codec, MediaType(kind, sub, params)
+        return self.formats[essence].format, MediaType(kind, sub, params)
 
 
 def prediction_columns(result: Any, n_records: int | None) -> Columns:

@@ -18,10 +18,10 @@ and an implementation may take fewer arguments than the spec offers::
 
 Every algorithm gets its own plugin manager holding, in order of registration:
 
-1. the built-in codecs plugin (``algoport.builtin_codecs``: csv, json, jsonlines, npy,
-   recordio-protobuf), which implements :func:`codecs` like any other plugin;
+1. the built-in formats plugin (``algoport.builtin_formats``: csv, json, jsonlines, npy,
+   recordio-protobuf), which implements :func:`formats` like any other plugin;
 2. every installed *extension* (entry-point group ``algoport.extensions``), which may add
-   codecs or wrap the algorithm's hooks with ``@hookimpl(wrapper=True)``;
+   formats or wrap the algorithm's hooks with ``@hookimpl(wrapper=True)``;
 3. the algorithm plugin itself.
 
 What a clash does is said per hook. A hook implemented with an unknown name or an argument
@@ -39,7 +39,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from algoport.channels import Channel, ChannelSpec
-    from algoport.codecs import Codec, ContentTypes, Invocation
+    from algoport.codecs import ContentTypes, Format, Invocation
     from algoport.hyperparameters import HyperParameter
     from algoport.metrics import Metric
     from algoport.training import TrainingJob
@@ -150,15 +150,16 @@ def predict(model: Any, data: Any, invocation: Invocation) -> Any:
 
     Runs: for every ``POST /invocations`` (and multi-model invoke), on a worker thread,
     never on the event loop.
-    Arguments: ``model`` is what ``load`` returned; ``data`` is what the request's codec
-    decoded (for the built-in codecs, a 2-D float ``numpy.ndarray``, one row per record);
+    Arguments: ``model`` is what ``load`` returned; ``data`` is what the request's format
+    decoded (for the built-in formats, a 2-D float ``numpy.ndarray``, one row per record);
     ``invocation`` (:class:`algoport.Invocation`) has the request's content type, the
     negotiated response type, ``custom_attributes`` and a settable
     ``response_custom_attributes``.
     Return: one prediction per input record, as a ``numpy.ndarray`` (1-D: one value per
     record, shown as ``score``; 2-D: a row per record) or a mapping of column name to
     array, e.g. ``{"predicted_label": labels, "probabilities": probs}`` (shape ``(n,)`` or
-    ``(n, k)``). The built-in codecs encode it for the ``Accept`` type.
+    ``(n, k)``). The core checks it (a wrong shape or count is an algorithm error, 500)
+    and the ``Accept`` type's format encodes it.
     Raise :class:`algoport.UserError` for a request the model cannot use (400); any other
     exception is an algorithm error (500).
     Clash: only the algorithm plugin may implement it; extensions may wrap it.
@@ -166,14 +167,18 @@ def predict(model: Any, data: Any, invocation: Invocation) -> Any:
 
 
 @hookspec
-def codecs() -> Sequence[Codec]:  # type: ignore[empty-body]
-    """Contribute codecs: how a media type is decoded from a request or encoded to a reply.
+def formats() -> Sequence[Format]:  # type: ignore[empty-body]
+    """Contribute formats: how a media type is decoded, encoded and read for training.
 
-    Runs: once, when the algorithm's plugin manager is built.
-    Return: a sequence of :class:`algoport.Codec`, each naming one media type
-    (``type/subtype``, no parameters) with a ``decode`` and/or ``encode`` function.
+    Runs: once at start-up, when ``train`` prepares the job and when a serving worker
+    loads the model, before any channel is read or request answered.
+    Return: a sequence of :class:`algoport.Format`, each naming one media type
+    (``type/subtype``, no parameters) with the functions it supports: ``decode`` (request
+    body → what ``predict`` takes), ``encode`` (prediction columns → reply bytes), ``read``
+    (training channel bytes → :class:`algoport.Dataset`, for ``channel.read()``), and
+    ``line_based`` when a body holds one record per line.
     Clash: two plugins giving the same media type stop start-up, naming both, unless the
-    later one is an algorithm or extension codec with ``override=True`` replacing a
+    later one is an algorithm or extension format with ``override=True`` replacing a
     built-in one. Results from every plugin are collected.
     """
 
@@ -182,9 +187,10 @@ def codecs() -> Sequence[Codec]:  # type: ignore[empty-body]
 def content_types() -> ContentTypes:  # type: ignore[empty-body]
     """Say which media types the algorithm accepts in requests and produces in replies.
 
-    Runs: once, when serving starts, and for ``algoport spec``.
+    Runs: once at start-up (``train`` and serving), and for ``algoport spec``.
     Return: :class:`algoport.ContentTypes` with ``accepts`` and ``produces``, each in order
-    of preference; every type must have a codec. The first of ``produces`` answers a
+    of preference; every accepted type needs a format that decodes, every produced type
+    one that encodes. The first of ``produces`` answers a
     request with no ``Accept`` (or ``*/*``) unless ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``
     names another it produces.
     Not implemented: every type with a decoder is accepted and every type with an encoder

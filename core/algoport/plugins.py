@@ -17,9 +17,9 @@ from typing import Any
 
 import pluggy
 
-from algoport import builtin_codecs, hookspecs
+from algoport import builtin_formats, hookspecs
 from algoport.channels import Channel, ChannelSpec
-from algoport.codecs import CodecTable, ContentTypes, Invocation
+from algoport.codecs import ContentTypes, FormatRegistry, Invocation
 from algoport.errors import AlgoportError, AlgorithmError, PluginError, UserError
 from algoport.hyperparameters import HyperParameterSchema
 from algoport.manifest import Manifest
@@ -168,7 +168,7 @@ def build_plugin_manager(
 ) -> pluggy.PluginManager:
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    pm.register(builtin_codecs, name=builtin_codecs.NAME)
+    pm.register(builtin_formats, name=builtin_formats.NAME)
     for info, obj in extensions:
         _register(pm, obj, info)
         for hook in ALGORITHM_HOOKS:
@@ -255,22 +255,26 @@ class Algorithm:
     def metrics(self) -> list[Metric]:
         return list(self._declared("metrics") or ())
 
-    @cached_property
-    def codecs(self) -> CodecTable:
-        contributed = [(impl.plugin_name, result) for impl, result in self._codecs_by_plugin()]
+    def formats(self) -> FormatRegistry:
+        """Build the algorithm's format registry: every plugin's formats, clashes refused.
+
+        Called once at start-up (training and serving alike), so that a clash or a declared
+        content type without a format stops start-up, not a request.
+        """
+        contributed = [(impl.plugin_name, result) for impl, result in self._formats_by_plugin()]
         declared: ContentTypes | None = self._declared("content_types")
-        return CodecTable(
-            contributed, declared, builtin_plugin=builtin_codecs.NAME, algorithm=self.name
+        return FormatRegistry(
+            contributed, declared, builtin_plugin=builtin_formats.NAME, algorithm=self.name
         )
 
-    def _codecs_by_plugin(self) -> list[tuple[pluggy.HookImpl, Any]]:
+    def _formats_by_plugin(self) -> list[tuple[pluggy.HookImpl, Any]]:
         results = []
-        for impl in self._pm.hook.codecs.get_hookimpls():
+        for impl in self._pm.hook.formats.get_hookimpls():
             try:
                 results.append((impl, impl.function()))
             except Exception as exc:
                 raise PluginError(
-                    f"Plugin {impl.plugin_name!r} failed in its codecs hook: {exc}"
+                    f"Plugin {impl.plugin_name!r} failed in its formats hook: {exc}"
                 ) from exc
         return results
 

@@ -90,6 +90,7 @@ def prepare_job(algorithm: Algorithm, config: JobConfig, settings: Settings) -> 
             algorithm.channels,
             config.paths,
             algorithm.name,
+            algorithm.formats(),
             pipe_wait_seconds=settings.pipe_wait_seconds,
         )
     except UserError:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from algoport import builtin_formats
 from algoport.channels import Channel
 from algoport.codecs import MediaType
 from algoport.formats import recordio_protobuf
@@ -61,7 +62,7 @@ def test_sdk_file_streams_through_a_channel(sdk_files: Path) -> None:
     channel_dir.mkdir(parents=True)
     (channel_dir / "part.rec").write_bytes((sdk_files / "dense-float64.rec").read_bytes())
     media = MediaType.parse("application/x-recordio-protobuf")
-    channel = Channel("train", channel_dir, media, "File")
+    channel = Channel("train", channel_dir, media, "File", formats=builtin_formats.registry())
     with channel.open_epoch(0) as epoch:
         chunks = list(epoch.chunks(chunk_bytes=1024))
     features = np.concatenate([c.features for c in chunks])

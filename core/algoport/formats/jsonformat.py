@@ -14,6 +14,8 @@ takes one instance per line in any of the instance forms.
 
 Responses are ``{"predictions": [{column: value, ...}, ...]}`` (JSON) or one such object
 per line (JSON Lines). NaN and infinities, which JSON cannot hold, are written as ``null``.
+The encoders take prediction columns as ``algoport.codecs.prediction_columns`` checked them
+(shape ``(n,)`` or ``(n, k)``, one ``n``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from algoport.errors import DataError
-from algoport.formats.csv import check_columns, python_floats
+from algoport.formats.csv import python_floats
 
 __all__ = ["decode_json", "decode_jsonlines", "encode_json", "encode_jsonlines"]
 
@@ -222,7 +224,7 @@ def _joined_records(columns: Mapping[str, npt.ArrayLike], separator: str) -> str
     Each column's values are written once and interleaved with the keys, rather than built
     into dicts for ``json.dumps`` to walk: the same text, in about half the time.
     """
-    arrays = check_columns(columns, "JSON")
+    arrays = [np.asarray(column) for column in columns.values()]
     if not arrays or not len(arrays[0]):
         return ""
     keys = [json.dumps(name) + ":" for name in columns]
@@ -230,7 +232,7 @@ def _joined_records(columns: Mapping[str, npt.ArrayLike], separator: str) -> str
     for i, (key, array) in enumerate(zip(keys, arrays, strict=True)):
         pieces += [itertools.repeat((separator + "{" if i == 0 else ",") + key), _json_texts(array)]
     pieces.append(itertools.repeat("}"))
-    # The keys repeat endlessly; check_columns made the value lists equally long.
+    # The keys repeat endlessly; the columns are checked to hold one value per record.
     text = "".join(itertools.chain.from_iterable(zip(*pieces, strict=False)))
     return text[len(separator) :]
 

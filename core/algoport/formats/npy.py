@@ -13,7 +13,6 @@ import numpy as np
 import numpy.typing as npt
 
 from algoport.errors import DataError
-from algoport.formats.csv import check_columns
 
 __all__ = ["decode_npy", "encode_npy"]
 
@@ -53,13 +52,13 @@ def decode_npy(body: bytes | bytearray | memoryview) -> npt.NDArray[Any]:
 
 
 def encode_npy(columns: Mapping[str, npt.ArrayLike]) -> bytes:
-    """``.npy`` bytes for the prediction columns.
+    """``.npy`` bytes for the prediction columns (checked by ``prediction_columns``).
 
     A single column is saved as it is (shape and dtype kept). Several columns are stacked
     side by side into one 2-D float64 array, in column order, (n, k) columns taking k
     places: {"label": (n,), "probabilities": (n, 2)} gives shape (n, 3).
     """
-    arrays = check_columns(columns, "NPY")
+    arrays = [np.asarray(column) for column in columns.values()]
     if not arrays:
         raise DataError("NPY output has no columns; expected at least one.")
     if len(arrays) == 1:

@@ -19,7 +19,6 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from algoport.errors import DataError
 from algoport.formats import recordio
-from algoport.formats.csv import check_columns
 
 __all__ = [
     "decode_label_columns",
@@ -423,9 +422,10 @@ def encode_predictions(columns: Mapping[str, npt.ArrayLike]) -> bytes:
 
     Values are written as Float32Tensor (a scalar column gives one value, an (n, k)
     column k values), as SageMaker's built-in algorithms answer, e.g.
-    ``label {"predicted_label": [1.0], "score": [0.93]}``.
+    ``label {"predicted_label": [1.0], "score": [0.93]}``. The columns are as
+    ``algoport.codecs.prediction_columns`` checked them: shape (n,) or (n, k), one n.
     """
-    arrays = check_columns(columns, "RecordIO-protobuf")
+    arrays = [np.asarray(column) for column in columns.values()]
     parts: list[_Part] = []
     for name, array in sorted(zip(columns, arrays, strict=True)):
         if array.dtype.kind not in "biuf":

@@ -15,8 +15,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from algoport.codecs import Codec, Invocation, MediaType, prediction_columns, record_count
-from algoport.errors import AlgoportError, AlgorithmError, UserError
+from algoport.codecs import (
+    Format,
+    FormatRegistry,
+    Invocation,
+    MediaType,
+    prediction_columns,
+    record_count,
+)
+from algoport.errors import AlgoportError, AlgorithmError, DataError, UserError
 from algoport.plugins import Algorithm
 from algoport.serving.dispatch import Dispatcher
 from algoport.settings import Settings
@@ -41,13 +48,15 @@ class ModelHost:
         self.algorithm = algorithm
         self.model_dir = model_dir
         self.model: Any = None
+        self.formats: FormatRegistry | None = None
         self.ready = threading.Event()
         self.error: BaseException | None = None
 
     def load(self) -> None:
         log.info("loading model from %s with algorithm %r", self.model_dir, self.algorithm.name)
         try:
-            self.algorithm.codecs  # noqa: B018 - codec clashes must fail start-up, not a request
+            # A format clash must fail start-up, not a request.
+            self.formats = self.algorithm.formats()
             self.model = self.algorithm.load(self.model_dir)
         except BaseException as exc:
             self.error = exc
@@ -55,7 +64,9 @@ class ModelHost:
         self.ready.set()
         log.info("model loaded; ready for requests")
 
-    def invoke(self, body: bytes, decoder: Codec, encoder: Codec, invocation: Invocation) -> bytes:
+    def invoke(
+        self, body: bytes, decoder: Format, encoder: Format, invocation: Invocation
+    ) -> bytes:
         """Decode, predict, encode: the whole request, in one hand-off (see dispatch.py)."""
         assert decoder.decode is not None and encoder.encode is not None
         data = decoder.decode(body, invocation.content_type)
@@ -68,7 +79,14 @@ class ModelHost:
                 f"Algorithm {self.algorithm.name!r} failed in predict: {type(exc).__name__}: {exc}"
             ) from exc
         columns = prediction_columns(result, record_count(data))
-        return encoder.encode(columns, invocation.accept)
+        try:
+            return encoder.encode(columns, invocation.accept)
+        except DataError as exc:
+            # The columns are the algorithm's output, not the client's data.
+            raise AlgorithmError(
+                f"Algorithm {self.algorithm.name!r} returned predictions that "
+                f"{invocation.accept.essence} cannot hold: {exc.message}"
+            ) from exc
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -156,9 +174,10 @@ def create_app(
         body = await read_body(request, settings)
         if not body:
             raise UserError("The request body is empty; send one or more records.")
-        table = host.algorithm.codecs
-        decoder, content_type = table.decoder(headers.get("content-type"))
-        encoder, accept = table.encoder(headers.get("accept"), settings.default_accept)
+        formats = host.formats
+        assert formats is not None  # set before ready
+        decoder, content_type = formats.decoder(headers.get("content-type"))
+        encoder, accept = formats.encoder(headers.get("accept"), settings.default_accept)
         invocation = Invocation(
             content_type=content_type,
             accept=accept,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,10 @@ import pytest
 import scipy.sparse
 import xgboost as xgb
 
+from algoport import DataError
+from algoport.channels import Channel
+from algoport.codecs import MediaType
+from algoport.plugins import ALGORITHMS_GROUP, discover, load_algorithm
 from algoport.testing import ServeProcess
 
 HYPERPARAMETERS = {"num_round": 6, "max_depth": 3, "nthread": 2, "objective": "reg:squarederror"}
@@ -171,3 +176,32 @@ def test_libsvm_is_the_default_training_content_type(train_job: Any) -> None:
     _, result = train_job({"num_round": 2}, {"train": ("", "1 1:0.5 2:1\n0 1:0.1\n")})
 
     assert result.returncode == 0, result.failure
+
+
+def libsvm_channel(directory: Path, files: dict[str, str]) -> Channel:
+    """A File-mode text/libsvm channel read with the xgboost algorithm's formats."""
+    for name, text in files.items():
+        (directory / name).write_text(text)
+    formats = load_algorithm(discover(ALGORITHMS_GROUP)["xgboost"], {}).formats()
+    return Channel("train", directory, MediaType.parse("text/libsvm"), "File", formats=formats)
+
+
+def test_channel_read_reads_libsvm_through_the_plugins_format(tmp_path: Path) -> None:
+    channel = libsvm_channel(tmp_path, {"a.libsvm": "1 1:0.5 3:2\n", "b.libsvm": "0 2:1.5\n"})
+
+    dataset = channel.read()
+
+    # Columns are indices as written, so files naming fewer indices line up.
+    assert dataset.features.toarray().tolist() == [[0, 0.5, 0, 2], [0, 0, 1.5, 0]]
+    assert dataset.labels is not None
+    assert dataset.labels.tolist() == [1, 0]
+    with channel.open_epoch(1) as epoch:
+        assert sum(chunk.features.shape[0] for chunk in epoch.chunks(chunk_bytes=4)) == 2
+
+
+def test_channel_read_of_bad_libsvm_names_the_file_and_line(tmp_path: Path) -> None:
+    channel = libsvm_channel(tmp_path, {"a.libsvm": "1 1:0.5\n0 2:x\n"})
+
+    with pytest.raises(DataError) as raised:
+        channel.read()
+    assert str(raised.value).startswith("Channel 'train', file a.libsvm: libsvm text, line 2 has")

@@ -12,7 +12,7 @@ from algoport_sklearn.data import Features, check_values
 
 Columns = dict[str, npt.NDArray[Any]]
 
-# All five built-in codecs decode; npy is not a SageMaker response type, so it is not produced.
+# All five built-in formats decode; npy is not a SageMaker response type, so it is not produced.
 CONTENT_TYPES: Final = ContentTypes(
     accepts=(
         "text/csv",

@@ -25,8 +25,7 @@ from typing import Any, TypeVar
 import xgboost as xgb
 from xgboost import collective
 
-from algoport import PlatformError
-from algoport.contract import ResourceConfig
+from algoport import PlatformError, ResourceConfig
 from algoport_xgboost.errors import xgboost_message
 from algoport_xgboost.peers import Collective, Peers
 

@@ -25,7 +25,6 @@ log = logging.getLogger("algoport.xgboost")
 
 TRAIN = "train"
 VALIDATION = "validation"
-LIBSVM_TYPES = ("text/libsvm", "text/x-libsvm")
 CONTENT_TYPES = ("text/libsvm", "text/csv", "text/x-libsvm")
 
 Features: TypeAlias = npt.NDArray[np.float64] | scipy.sparse.csr_matrix
@@ -98,7 +97,7 @@ def _cuts(n_rows: int, count: int, qid: npt.NDArray[np.int64] | None) -> list[in
 
 
 def is_libsvm(channel: Channel) -> bool:
-    return channel.content_type.essence in LIBSVM_TYPES
+    return channel.content_type.essence in libsvm.MEDIA_TYPES
 
 
 def read_csv(channel: Channel, csv_weights: bool, *, may_be_empty: bool = False) -> Table | None:

@@ -6,8 +6,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from algoport import ChannelSpec, Codec, ContentTypes, Invocation, Metric, TrainingJob, hookimpl, hp
-from algoport_xgboost import eval_metrics, serving, training
+from algoport import (
+    ChannelSpec,
+    ContentTypes,
+    Format,
+    Invocation,
+    Metric,
+    TrainingJob,
+    hookimpl,
+    hp,
+)
+from algoport_xgboost import eval_metrics, libsvm, serving, training
 from algoport_xgboost import hyperparameters as declared
 from algoport_xgboost.data import CONTENT_TYPES, TRAIN, VALIDATION
 
@@ -31,7 +40,6 @@ VALIDATION_METRICS = (
 )
 TRAIN_METRICS = ("rmse", "mae", "logloss", "error", "mlogloss", "merror")
 
-LIBSVM_CODEC_TYPES = ("text/libsvm", "text/x-libsvm")
 ACCEPTS = (
     "text/csv",
     "text/libsvm",
@@ -103,8 +111,8 @@ def predict(model: serving.ServedModel, data: Any, invocation: Invocation) -> Ma
 
 
 @hookimpl
-def codecs() -> Sequence[Codec]:
-    return [Codec(t, decode=serving.decode_libsvm, line_based=True) for t in LIBSVM_CODEC_TYPES]
+def formats() -> Sequence[Format]:
+    return libsvm.FORMATS
 
 
 @hookimpl

@@ -15,7 +15,7 @@ import numpy.typing as npt
 import scipy.sparse
 import xgboost as xgb
 
-from algoport import Invocation, MediaType, UserError
+from algoport import Invocation, UserError
 from algoport_xgboost import libsvm, model, predictions
 from algoport_xgboost.errors import xgboost_message
 from algoport_xgboost.settings import available_cpus
@@ -114,8 +114,3 @@ def request_features(data: Any, facts: model.ModelFacts) -> Features:
             "in training order, without the label."
         )
     return array
-
-
-def decode_libsvm(body: bytes, media_type: MediaType) -> libsvm.LibsvmRows:
-    """A ``text/libsvm`` request; each line's label, when present, is ignored."""
-    return libsvm.parse(body, "The libsvm request", labelled=False, blank_lines=False)
