@@ -26,6 +26,16 @@ class _Rejected(ValueError):
     """A raw value does not parse; the variable's ``allowed`` text says what would."""
 
 
+def _within(value: T, low: float, high: float | None, raw: str) -> T:
+    if not low <= value or (high is not None and not value <= high):  # type: ignore[operator]
+        raise _Rejected(raw)  # also refuses nan
+    return value
+
+
+def _bounds(low: float, high: float | None) -> str:
+    return f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
+
+
 @dataclass(frozen=True)
 class Variable(Generic[T]):
     """One environment variable: its name, how its text becomes a value, its default.
@@ -53,38 +63,37 @@ class Variable(Generic[T]):
                 f"{self.name} is {raw!r}; expected {self.allowed}. Fix or unset it."
             ) from None
 
+    @staticmethod
+    def integer(
+        name: str,
+        default: int,
+        low: int,
+        high: int | None = None,
+        help: str = "",
+        shown_default: str | None = None,
+    ) -> Variable[int]:
+        """An integer variable within [low, high] (no upper bound when ``high`` is None)."""
+        return Variable(
+            name,
+            lambda raw: _within(int(raw), low, high, raw),
+            default,
+            f"an integer {_bounds(low, high)}",
+            help,
+            shown_default,
+        )
 
-def integer(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        value = int(raw)
-        if not low <= value <= high:
-            raise _Rejected(raw)
-        return value
-
-    return parse
-
-
-def number(low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        value = float(raw)
-        if not low <= value <= high:  # also refuses nan
-            raise _Rejected(raw)
-        return value
-
-    return parse
-
-
-def integer_variable(
-    name: str, default: int, low: int, high: int, help: str = "", shown_default: str | None = None
-) -> Variable[int]:
-    allowed = f"an integer from {low} to {high}"
-    return Variable(name, integer(low, high), default, allowed, help, shown_default)
-
-
-def number_variable(
-    name: str, default: float, low: float, high: float, help: str = ""
-) -> Variable[float]:
-    return Variable(name, number(low, high), default, f"a number from {low:g} to {high:g}", help)
+    @staticmethod
+    def number(
+        name: str, default: float, low: float, high: float | None = None, help: str = ""
+    ) -> Variable[float]:
+        """A number variable within [low, high] (no upper bound when ``high`` is None)."""
+        return Variable(
+            name,
+            lambda raw: _within(float(raw), low, high, raw),
+            default,
+            f"a number {_bounds(low, high)}",
+            help,
+        )
 
 
 def _text(raw: str) -> str:
@@ -157,7 +166,7 @@ VARIABLES: dict[str, Variable[Any]] = {
         "log level",
         shown_default="20 (INFO)",
     ),
-    "stop_grace_seconds": number_variable(
+    "stop_grace_seconds": Variable.number(
         "ALGOPORT_STOP_GRACE_SECONDS",
         110.0,
         0,
@@ -165,7 +174,7 @@ VARIABLES: dict[str, Variable[Any]] = {
         "seconds `train` waits after SIGTERM for the algorithm to stop before it writes a "
         "failure reason and exits (SageMaker sends SIGKILL after 120)",
     ),
-    "pipe_wait_seconds": number_variable(
+    "pipe_wait_seconds": Variable.number(
         "ALGOPORT_PIPE_WAIT_SECONDS",
         600.0,
         0,
@@ -173,8 +182,8 @@ VARIABLES: dict[str, Variable[Any]] = {
         "seconds to wait for a Pipe-mode FIFO to appear",
     ),
     "bind_host": Variable("ALGOPORT_BIND_HOST", _text, "0.0.0.0", "an address", "serving address"),
-    "port": integer_variable("SAGEMAKER_BIND_TO_PORT", 8080, 0, 65535, "serving port"),
-    "workers": integer_variable(
+    "port": Variable.integer("SAGEMAKER_BIND_TO_PORT", 8080, 0, 65535, "serving port"),
+    "workers": Variable.integer(
         "SAGEMAKER_MODEL_SERVER_WORKERS",
         CPU_COUNT,
         1,
@@ -182,7 +191,7 @@ VARIABLES: dict[str, Variable[Any]] = {
         "serving processes",
         shown_default="one per CPU",
     ),
-    "timeout_seconds": integer_variable(
+    "timeout_seconds": Variable.integer(
         "SAGEMAKER_MODEL_SERVER_TIMEOUT",
         60,
         1,
@@ -190,7 +199,7 @@ VARIABLES: dict[str, Variable[Any]] = {
         "seconds a prediction may take before a 504; a worker whose prediction threads are "
         "all still busy a timeout after that exits, to be replaced",
     ),
-    "max_payload_mb": integer_variable(
+    "max_payload_mb": Variable.integer(
         "SAGEMAKER_MAX_PAYLOAD_IN_MB", 6, 1, 100, "request size limit, 413 above it"
     ),
     "default_accept": Variable(
@@ -210,7 +219,7 @@ VARIABLES: dict[str, Variable[Any]] = {
         " or ".join(BATCH_STRATEGIES),
         "batch transform's strategy, reported by `/execution-parameters`",
     ),
-    "max_concurrent_transforms": integer_variable(
+    "max_concurrent_transforms": Variable.integer(
         "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS",
         CPU_COUNT,
         1,
@@ -218,7 +227,7 @@ VARIABLES: dict[str, Variable[Any]] = {
         "batch transform's parallel requests, reported by `/execution-parameters`",
         shown_default="the number of workers",
     ),
-    "predict_threads": integer_variable(
+    "predict_threads": Variable.integer(
         "ALGOPORT_PREDICT_THREADS",
         # One, so CPU-bound requests are served in arrival order instead of sharing the
         # GIL, which doubles tail latency under load; workers give parallelism.
@@ -228,7 +237,7 @@ VARIABLES: dict[str, Variable[Any]] = {
         "prediction threads per worker (1: CPU-bound requests queue in order; raise it "
         "for predictions that wait on I/O)",
     ),
-    "inline_predict_ms": number_variable(
+    "inline_predict_ms": Variable.number(
         "ALGOPORT_INLINE_PREDICT_MS",
         0.5,
         0.0,

@@ -9,6 +9,7 @@ floating-point sums, and predictions agree within ``TOLERANCE``.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -54,9 +55,9 @@ def grid_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cluster_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A free tracker port and short, bounded waits for every process the test starts."""
     env = {
-        cluster.TRACKER_PORT_VARIABLE: str(find_free_port()),
-        cluster.TIMEOUT_VARIABLE: "60",
-        cluster.HOST_WAIT_VARIABLE: "10",
+        cluster.TRACKER_PORT.name: str(find_free_port()),
+        cluster.TIMEOUT.name: "60",
+        cluster.HOST_WAIT.name: "10",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -240,7 +241,7 @@ def test_an_unresolvable_host_is_a_platform_error_naming_it(
     sagemaker_tree.hyperparameters({"num_round": 2})
     sagemaker_tree.resources("127.0.0.1", ("127.0.0.1", "algo-unresolvable.invalid"))
 
-    result = run_train(sagemaker_tree, "xgboost", timeout=60, **{cluster.HOST_WAIT_VARIABLE: "1"})
+    result = run_train(sagemaker_tree, "xgboost", timeout=60, **{cluster.HOST_WAIT.name: "1"})
 
     assert result.returncode == 3
     assert result.failure is not None
@@ -248,7 +249,7 @@ def test_an_unresolvable_host_is_a_platform_error_naming_it(
         "Platform error: Host 'algo-unresolvable.invalid' did not resolve to an address "
         "within 1 s (getaddrinfo: "
     )
-    assert cluster.HOST_WAIT_VARIABLE in result.failure
+    assert cluster.HOST_WAIT.name in result.failure
 
 
 class TwoHosts:
@@ -278,7 +279,7 @@ class TwoHosts:
         for host, paths in self.trees.items():
             env = {**os.environ, "SAGEMAKER_BASE_DIR": str(paths.root)}
             env["ALGOPORT_ALGORITHM"] = "xgboost"
-            env[cluster.TRACKER_PORT_VARIABLE] = port
+            env[cluster.TRACKER_PORT.name] = port
             with (self.logs / f"{run}-{host}.log").open("wb") as log:
                 started[host] = subprocess.Popen(
                     command("train"), env=env, stdout=subprocess.PIPE, stderr=log
@@ -386,8 +387,9 @@ def test_host_names_are_retried_until_they_resolve(monkeypatch: pytest.MonkeyPat
 
 
 def test_cluster_settings_from_the_environment_are_checked() -> None:
-    settings = cluster.ClusterSettings.from_environ({cluster.TRACKER_PORT_VARIABLE: "9100"})
-    assert (settings.tracker_port, settings.timeout) == (9100, cluster.DEFAULT_TIMEOUT)
+    settings = cluster.ClusterSettings.from_environ({cluster.TRACKER_PORT.name: "9100"})
+    assert (settings.tracker_port, settings.timeout) == (9100, cluster.TIMEOUT.default)
 
-    with pytest.raises(PlatformError, match="ALGOPORT_XGBOOST_TRACKER_PORT='99999'"):
-        cluster.ClusterSettings.from_environ({cluster.TRACKER_PORT_VARIABLE: "99999"})
+    expected = "ALGOPORT_XGBOOST_TRACKER_PORT is '99999'; expected an integer from 1 to 65535"
+    with pytest.raises(PlatformError, match=re.escape(expected)):
+        cluster.ClusterSettings.from_environ({cluster.TRACKER_PORT.name: "99999"})

@@ -20,24 +20,21 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import xgboost as xgb
 from xgboost import collective
 
-from algoport import PlatformError, ResourceConfig
+from algoport import PlatformError, ResourceConfig, Variable
 from algoport_xgboost.errors import xgboost_message
 from algoport_xgboost.peers import Collective, Peers
 
 log = logging.getLogger("algoport.xgboost")
 
-HOST_WAIT_VARIABLE = "ALGOPORT_HOST_WAIT_SECONDS"
-TRACKER_PORT_VARIABLE = "ALGOPORT_XGBOOST_TRACKER_PORT"
-TIMEOUT_VARIABLE = "ALGOPORT_XGBOOST_COLLECTIVE_TIMEOUT_SECONDS"
-DEFAULT_HOST_WAIT = 300.0
+HOST_WAIT = Variable.number("ALGOPORT_HOST_WAIT_SECONDS", 300.0, 0)
 # The port SageMaker's built-in XGBoost gives its tracker; training instances are single-tenant.
-DEFAULT_TRACKER_PORT = 9099
-DEFAULT_TIMEOUT = 1800
+TRACKER_PORT = Variable.integer("ALGOPORT_XGBOOST_TRACKER_PORT", 9099, 1, 65535)
+TIMEOUT = Variable.integer("ALGOPORT_XGBOOST_COLLECTIVE_TIMEOUT_SECONDS", 1800, 1)
 # Parts of XGBoost's error text when a collective step failed, not the data or the params.
 COLLECTIVE_FAILURE_MARKS = ("src/collective/", "allreduce", "allgather", "broadcast", "EOF")
 # How long the tracker waits for the others to leave once this host has failed.
@@ -47,8 +44,6 @@ PORT_LINGER_SECONDS = 75
 PORT_TAKEN = "Address already in use"
 TRACKER_UNREACHABLE = "Failed to connect to the tracker"
 
-Number = TypeVar("Number", int, float)
-
 
 class StoppedWhileJoining(Exception):
     """The job was asked to stop before its hosts had joined; there is nothing to save."""
@@ -56,43 +51,17 @@ class StoppedWhileJoining(Exception):
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    host_wait: float = DEFAULT_HOST_WAIT
-    tracker_port: int = DEFAULT_TRACKER_PORT
-    timeout: int = DEFAULT_TIMEOUT
+    host_wait: float = HOST_WAIT.default
+    tracker_port: int = TRACKER_PORT.default
+    timeout: int = TIMEOUT.default
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ClusterSettings:
         return cls(
-            host_wait=_number(environ, HOST_WAIT_VARIABLE, DEFAULT_HOST_WAIT, float, 0, None),
-            tracker_port=_number(
-                environ, TRACKER_PORT_VARIABLE, DEFAULT_TRACKER_PORT, int, 1, 65535
-            ),
-            timeout=_number(environ, TIMEOUT_VARIABLE, DEFAULT_TIMEOUT, int, 1, None),
+            host_wait=HOST_WAIT.read(environ),
+            tracker_port=TRACKER_PORT.read(environ),
+            timeout=TIMEOUT.read(environ),
         )
-
-
-def _number(
-    environ: Mapping[str, str],
-    name: str,
-    default: Number,
-    kind: Callable[[str], Number],
-    low: Number,
-    high: Number | None,
-) -> Number:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
-    if value is None or value < low or (high is not None and value > high):
-        bounds = f"{low}–{high}" if high is not None else f"≥ {low}"
-        raise PlatformError(
-            f"{name}={raw!r} is not a valid setting; expected a number {bounds} "
-            f"(default {default}). Fix or unset it in the job's Environment."
-        )
-    return value
 
 
 def resolve_hosts(
@@ -132,7 +101,7 @@ def _resolve(
                 f"Host {host!r} did not resolve to an address within {wait:g} s "
                 f"(getaddrinfo: {reason}). Every host in resourceconfig.json must reach the "
                 f"others by name; SageMaker's DNS knows them shortly after the job starts. "
-                f"If the cluster is slow to come up, raise {HOST_WAIT_VARIABLE}."
+                f"If the cluster is slow to come up, raise {HOST_WAIT.name}."
             )
         sleep(min(pause, remaining))
         pause = min(pause * 2, 5.0)
@@ -206,7 +175,7 @@ def _start_tracker(workers: int, address: str, settings: ClusterSettings) -> Any
                 raise PlatformError(
                     f"The XGBoost tracker cannot listen on {address}:{settings.tracker_port}: "
                     f"{_innermost_cause(exc)}. Another process may hold the port; choose a free "
-                    f"one with {TRACKER_PORT_VARIABLE} (the same on every host)."
+                    f"one with {TRACKER_PORT.name} (the same on every host)."
                 ) from None
         if not warned:
             log.warning(
@@ -233,7 +202,7 @@ def _join(
             f"Host {resources.current_host} could not join the other {len(resources.hosts) - 1} "
             f"host(s) through the XGBoost tracker on {where} within {settings.timeout} s: "
             f"{_innermost_cause(exc)}. Every host must run this job and reach {where}; raise "
-            f"{TIMEOUT_VARIABLE} if hosts start far apart."
+            f"{TIMEOUT.name} if hosts start far apart."
         ) from None
     rank = collective.get_rank()
     if rank != resources.host_rank:
@@ -241,7 +210,7 @@ def _join(
         raise PlatformError(
             f"Host {resources.current_host} got XGBoost rank {rank}, not its place "
             f"{resources.host_rank} in resourceconfig.json's hosts; another job may be using "
-            f"the tracker on {where}. Set {TRACKER_PORT_VARIABLE} to a free port."
+            f"the tracker on {where}. Set {TRACKER_PORT.name} to a free port."
         )
 
 
