@@ -1,18 +1,26 @@
 """Helpers and pytest fixtures for testing an algoport plugin through its public doors.
 
 Installed as a pytest plugin (entry point ``pytest11``), so a plugin's own tests get the
-fixtures ``sagemaker_tree`` and ``free_port`` with no conftest. Everything runs the real
-thing: ``train`` and ``serve`` as processes on a SageMaker-shaped directory, HTTP over a
-real socket.
+fixtures ``sagemaker_tree``, ``training_jobs``, ``module_training_jobs``, ``serve_process``
+and ``free_port`` with no conftest. Everything runs the real thing: ``train`` and ``serve``
+as processes on a SageMaker-shaped directory, HTTP over a real socket.
 
-    def test_trains_and_serves(sagemaker_tree):
-        sagemaker_tree.hyperparameters({"num_round": 10})
-        sagemaker_tree.channel("train", {"data.csv": "1,0.5\\n0,0.1\\n"})
-        result = run_train(sagemaker_tree, "my-algorithm")
+A plugin's tests need two packages beyond the plugin: pytest, and httpx for
+``ServeProcess.client``. ``pip install "algoport[test]"`` installs both.
+
+    from algoport.testing import ServeProcess, prediction_records
+
+    def test_trains_and_serves(training_jobs):
+        tree, result = training_jobs.train(
+            "my-algorithm", {"num_round": 10}, {"train": "1,0.5\n0,0.1\n"}
+        )
         assert result.returncode == 0, result.failure
-        with ServeProcess(sagemaker_tree.model_dir, "my-algorithm") as server:
-            reply = server.client.post("/invocations", content=b"0.3\\n",
+        with ServeProcess(tree.model_dir, "my-algorithm") as server:
+            reply = server.client.post("/invocations", content=b"0.3\n",
                                        headers={"Content-Type": "text/csv"})
+        assert len(prediction_records(reply.content)) == 1
+
+``SageMakerTree`` lays out a job by hand when one file per channel is not enough.
 """
 
 from __future__ import annotations
@@ -25,17 +33,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from algoport.contract import ContractPaths
 from algoport.local.processes import ServeProcess, command, find_free_port
+from algoport.metrics import PREFIX as METRIC_PREFIX
 
 __all__ = [
     "SageMakerTree",
     "ServeProcess",
     "TrainResult",
+    "TrainingJobs",
     "command",
+    "csv_text",
     "find_free_port",
+    "logged_metric",
+    "prediction_records",
     "run_train",
     "sagemaker_string",
 ]
@@ -149,10 +163,90 @@ def run_train(
     return TrainResult(completed.returncode, completed.stdout, completed.stderr, tree.failure)
 
 
+class TrainingJobs:
+    """Training jobs, each laid out in a fresh ``SageMakerTree`` under ``root``.
+
+    ``channels`` maps a channel name to the content of its one file; every channel is
+    declared with ``content_type`` (``None`` declares none: the algorithm's default).
+    Hyperparameter values are written as SageMaker writes them, ``str(v)``, or
+    ``json.dumps(v)`` with ``json_encoded=True``.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.count = 0
+
+    def lay_out(
+        self,
+        hyperparameters: Mapping[str, Any],
+        channels: Mapping[str, bytes | str],
+        *,
+        content_type: str | None = "text/csv",
+        json_encoded: bool = False,
+    ) -> SageMakerTree:
+        """A new tree holding the job, for a test that starts ``train`` itself."""
+        self.count += 1
+        tree = SageMakerTree(self.root / f"job{self.count}" / "opt_ml")
+        tree.hyperparameters(hyperparameters, json_encoded=json_encoded)
+        # The file is named for its type (train.csv, train.libsvm), as messages name it.
+        suffix = "." + content_type.split(";")[0].rpartition("/")[2] if content_type else ""
+        for name, content in channels.items():
+            tree.channel(name, {name + suffix: content}, content_type=content_type)
+        return tree
+
+    def train(
+        self,
+        algorithm: str,
+        hyperparameters: Mapping[str, Any],
+        channels: Mapping[str, bytes | str],
+        *,
+        content_type: str | None = "text/csv",
+        json_encoded: bool = False,
+        timeout: float = 600,
+    ) -> tuple[SageMakerTree, TrainResult]:
+        """Lay out a job and run the real ``train`` on it; the tree holds the model."""
+        tree = self.lay_out(
+            hyperparameters, channels, content_type=content_type, json_encoded=json_encoded
+        )
+        return tree, run_train(tree, algorithm, timeout=timeout)
+
+
+def csv_text(features: np.ndarray, labels: np.ndarray | None = None) -> str:
+    """Rows as SageMaker's text/csv: no header, the label first when given, exact floats."""
+    rows = features if labels is None else np.column_stack([labels, features])
+    return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in rows)
+
+
+def prediction_records(body: bytes) -> list[dict[str, Any]]:
+    """The records of a JSON reply, ``{"predictions": [{...}, ...]}``."""
+    records: list[dict[str, Any]] = json.loads(body)["predictions"]
+    return records
+
+
+def logged_metric(stdout: str, name: str) -> float:
+    """The value of the first ``#metric name=value;`` line ``job.log_metric`` printed."""
+    for line in stdout.splitlines():
+        if line.startswith(f"{METRIC_PREFIX} {name}="):
+            return float(line.split("=", 1)[1].split(";", 1)[0])
+    raise AssertionError(f"metric {name} not logged in:\n{stdout}")
+
+
 @pytest.fixture
 def sagemaker_tree(tmp_path: Path) -> SageMakerTree:
     """A fresh SageMaker-shaped ``/opt/ml`` under the test's temporary directory."""
     return SageMakerTree(tmp_path / "opt_ml")
+
+
+@pytest.fixture
+def training_jobs(tmp_path: Path) -> TrainingJobs:
+    """Training jobs under the test's temporary directory."""
+    return TrainingJobs(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_training_jobs(tmp_path_factory: pytest.TempPathFactory) -> TrainingJobs:
+    """Training jobs shared by one test module, e.g. one model trained once and served."""
+    return TrainingJobs(tmp_path_factory.mktemp("training_jobs"))
 
 
 @pytest.fixture

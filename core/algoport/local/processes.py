@@ -49,8 +49,9 @@ def ping(url: str, timeout: float = 2.0) -> int | None:
 class ServeProcess:
     """The real ``serve`` process on a model directory named ``model`` (SageMaker's layout).
 
-    ``logs`` holds what it printed unless ``log_to`` is given (``None`` inherits this
-    process's streams). ``client`` is an ``httpx.Client`` for tests.
+    ``logs()`` returns what it printed; with ``capture_logs=False`` it prints to this
+    process's streams instead and ``logs()`` is empty. ``client`` is an ``httpx.Client`` on
+    its URL, for tests (httpx is a test dependency: ``pip install "algoport[test]"``).
     """
 
     def __init__(
@@ -112,7 +113,14 @@ class ServeProcess:
 
     @property
     def client(self) -> httpx.Client:
-        import httpx
+        try:
+            import httpx
+        except ModuleNotFoundError as missing:
+            raise ModuleNotFoundError(
+                "httpx is not installed; ServeProcess.client needs it. It is a test "
+                'dependency of algoport: pip install "algoport[test]" (or pip install httpx).',
+                name="httpx",
+            ) from missing
 
         if self._client is None:
             self._client = httpx.Client(base_url=self.url, timeout=120)

@@ -29,9 +29,9 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served(module_sklearn_jobs: Any, sklearn_kit: Any) -> Iterator[Served]:
+def served(module_training_jobs: Any, sklearn_kit: Any) -> Iterator[Served]:
     data = sklearn_kit.split("multiclass_classifier")
-    tree, result = module_sklearn_jobs.train(
+    tree, result = module_training_jobs.train(
         "kmeans",
         HYPERPARAMETERS,
         {"train": sklearn_kit.csv(data.train_x), "validation": sklearn_kit.csv(data.test_x)},
@@ -106,11 +106,11 @@ def test_a_wrong_feature_count_is_a_400(served: Served, sklearn_kit: Any) -> Non
     ],
 )
 def test_label_size_decides_which_columns_are_features(
-    sklearn_jobs: Any, sklearn_kit: Any, content_type: str, with_label: bool
+    training_jobs: Any, sklearn_kit: Any, content_type: str, with_label: bool
 ) -> None:
     data = sklearn_kit.split("multiclass_classifier")
     text = sklearn_kit.csv(data.train_x, data.train_y if with_label else None)
-    tree, result = sklearn_jobs.train(
+    tree, result = training_jobs.train(
         "kmeans", HYPERPARAMETERS, {"train": text}, content_type=content_type
     )
     assert result.returncode == 0, result.failure

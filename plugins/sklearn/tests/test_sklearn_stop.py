@@ -13,9 +13,9 @@ from algoport.testing import ServeProcess, command
 TREES = 10_000  # far more than can grow before the signal
 
 
-def test_sigterm_keeps_the_trees_grown_so_far(sklearn_jobs: Any, sklearn_kit: Any) -> None:
+def test_sigterm_keeps_the_trees_grown_so_far(training_jobs: Any, sklearn_kit: Any) -> None:
     data = sklearn_kit.split("binary_classifier")
-    tree = sklearn_jobs.tree(
+    tree = training_jobs.lay_out(
         {"predictor_type": "binary_classifier", "num_trees": TREES},
         {"train": sklearn_kit.csv(data.train_x, data.train_y)},
     )

@@ -83,12 +83,12 @@ class Served:
 
 @pytest.fixture(scope="module", params=PARAMS, ids=lambda p: f"{p[0]}-{p[1]}")
 def served(
-    request: pytest.FixtureRequest, module_sklearn_jobs: Any, sklearn_kit: Any
+    request: pytest.FixtureRequest, module_training_jobs: Any, sklearn_kit: Any
 ) -> Iterator[Served]:
     case, predictor_type = request.param
     algorithm, extra = CASES[case]
     data = sklearn_kit.split(predictor_type)
-    tree, result = module_sklearn_jobs.train(
+    tree, result = module_training_jobs.train(
         algorithm,
         {"predictor_type": predictor_type, **extra},
         {

@@ -158,13 +158,13 @@ THREE_FEATURES = "0,1.0,2.0,3.0\n1,2.0,1.0,0.0\n"
     ],
 )
 def test_user_errors_are_reported_in_the_failure_file(
-    sklearn_jobs: Any,
+    training_jobs: Any,
     algorithm: str,
     hyperparameters: dict[str, Any],
     channels: dict[str, str],
     expected: str,
 ) -> None:
-    tree, result = sklearn_jobs.train(algorithm, hyperparameters, channels)
+    tree, result = training_jobs.train(algorithm, hyperparameters, channels)
 
     assert result.returncode == 2, result.stderr
     assert result.failure is not None
@@ -173,8 +173,8 @@ def test_user_errors_are_reported_in_the_failure_file(
     assert not (tree.model_dir / "model.skops").exists()
 
 
-def test_a_supervised_algorithm_refuses_unlabelled_data(sklearn_jobs: Any) -> None:
-    _, result = sklearn_jobs.train(
+def test_a_supervised_algorithm_refuses_unlabelled_data(training_jobs: Any) -> None:
+    _, result = training_jobs.train(
         "random-forest",
         {"predictor_type": "regressor"},
         {"train": BINARY},

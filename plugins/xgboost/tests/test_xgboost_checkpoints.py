@@ -30,13 +30,13 @@ HYPERPARAMETERS = {
 
 
 @pytest.fixture(scope="module")
-def regression(formats: Any) -> dict[str, tuple[str, str]]:
+def regression(formats: Any) -> dict[str, str]:
     rng = np.random.default_rng(11)
     features = rng.normal(size=(1500, 8))
     labels = features[:, 0] * 3 - features[:, 1] * features[:, 2] + rng.normal(size=1500) * 0.2
     return {
-        "train": ("text/csv", formats.csv(features[:1200], labels[:1200])),
-        "validation": ("text/csv", formats.csv(features[1200:], labels[1200:])),
+        "train": formats.csv(features[:1200], labels[:1200]),
+        "validation": formats.csv(features[1200:], labels[1200:]),
     }
 
 
@@ -75,9 +75,9 @@ def predictions(model_dir: Path, features: np.ndarray) -> np.ndarray:
 
 
 def test_sigterm_checkpoints_and_a_restart_finishes_the_uninterrupted_model(
-    train_job: Any, regression: dict[str, tuple[str, str]], tmp_path: Path, processes: Any
+    training_jobs: Any, regression: dict[str, str], tmp_path: Path, processes: Any
 ) -> None:
-    tree, _ = train_job(HYPERPARAMETERS, regression, run=False)
+    tree = training_jobs.lay_out(HYPERPARAMETERS, regression)
     process = start_train(tree, tmp_path / "first.log", processes)
     processes.read_until_step(process, 5)
 
@@ -100,7 +100,7 @@ def test_sigterm_checkpoints_and_a_restart_finishes_the_uninterrupted_model(
     assert "resuming from checkpoint" in resumed.stderr
     assert (tree.model_dir / "algoport-manifest.json").is_file()
     assert booster_rounds(tree.model_dir / "xgboost-model.ubj") == 100
-    uninterrupted, result = train_job(HYPERPARAMETERS, regression)
+    uninterrupted, result = training_jobs.train("xgboost", HYPERPARAMETERS, regression)
     assert result.returncode == 0, result.failure
     features = np.random.default_rng(5).normal(size=(200, 8))
     np.testing.assert_allclose(
@@ -113,16 +113,14 @@ def test_sigterm_checkpoints_and_a_restart_finishes_the_uninterrupted_model(
 
 @pytest.mark.parametrize("save", [True, False])
 def test_save_model_on_termination_also_keeps_the_model(
-    train_job: Any,
-    regression: dict[str, tuple[str, str]],
+    training_jobs: Any,
+    regression: dict[str, str],
     tmp_path: Path,
     processes: Any,
     save: bool,
 ) -> None:
-    tree, _ = train_job(
-        {**HYPERPARAMETERS, "num_round": 100_000, "save_model_on_termination": save},
-        regression,
-        run=False,
+    tree = training_jobs.lay_out(
+        {**HYPERPARAMETERS, "num_round": 100_000, "save_model_on_termination": save}, regression
     )
     process = start_train(tree, tmp_path / "train.log", processes)
     processes.read_until_step(process, 3)
@@ -139,11 +137,11 @@ def test_save_model_on_termination_also_keeps_the_model(
 
 
 def test_checkpointconfig_checkpoints_every_interval_and_keeps_three(
-    train_job: Any, regression: dict[str, tuple[str, str]], tmp_path: Path
+    training_jobs: Any, regression: dict[str, str], tmp_path: Path
 ) -> None:
     local = tmp_path / "synced-checkpoints"
-    tree, _ = train_job(
-        {**HYPERPARAMETERS, "num_round": 20, "checkpoint_interval": 4}, regression, run=False
+    tree = training_jobs.lay_out(
+        {**HYPERPARAMETERS, "num_round": 20, "checkpoint_interval": 4}, regression
     )
     tree.paths.checkpoint_config_file.write_text(
         json.dumps({"LocalPath": str(local), "S3Uri": "s3://bucket/checkpoints"})
@@ -158,9 +156,9 @@ def test_checkpointconfig_checkpoints_every_interval_and_keeps_three(
 
 
 def test_a_checkpoint_past_num_round_gives_the_first_num_round_rounds(
-    train_job: Any, regression: dict[str, tuple[str, str]]
+    training_jobs: Any, regression: dict[str, str]
 ) -> None:
-    tree, result = train_job({**HYPERPARAMETERS, "num_round": 8}, regression)
+    tree, result = training_jobs.train("xgboost", {**HYPERPARAMETERS, "num_round": 8}, regression)
     assert result.returncode == 0, result.failure
     tree.paths.checkpoint_config_file.write_text(json.dumps({}))
     eight_rounds = tree.root / "checkpoints" / "xgboost-checkpoint-000000008"
@@ -175,13 +173,13 @@ def test_a_checkpoint_past_num_round_gives_the_first_num_round_rounds(
     assert logged_steps(resumed.stdout) == []
 
 
-def test_early_stopping_carries_on_across_a_restart(train_job: Any, formats: Any) -> None:
+def test_early_stopping_carries_on_across_a_restart(training_jobs: Any, formats: Any) -> None:
     rng = np.random.default_rng(3)
     features = rng.normal(size=(600, 6))
     labels = (features[:, 0] + rng.normal(size=600) > 0).astype(float)
     data = {
-        "train": ("text/csv", formats.csv(features[:300], labels[:300])),
-        "validation": ("text/csv", formats.csv(features[300:], labels[300:])),
+        "train": formats.csv(features[:300], labels[:300]),
+        "validation": formats.csv(features[300:], labels[300:]),
     }
     settings = {
         "num_round": 200,
@@ -192,14 +190,14 @@ def test_early_stopping_carries_on_across_a_restart(train_job: Any, formats: Any
         "early_stopping_rounds": 4,
         "nthread": 1,
     }
-    uninterrupted, result = train_job(settings, data)
+    uninterrupted, result = training_jobs.train("xgboost", settings, data)
     assert result.returncode == 0, result.failure
     best = json.loads((uninterrupted.model_dir / "xgboost-metadata.json").read_text())
     stopped_at = max(logged_steps(result.stdout, "validation:logloss")) + 1
     assert best["best_iteration"] + 4 < stopped_at < 200
     # A first run cut short two rounds after the best one leaves its checkpoint behind.
     cut_short = {**settings, "num_round": best["best_iteration"] + 3, "checkpoint_interval": 1}
-    restarted, _ = train_job(cut_short, data, run=False)
+    restarted = training_jobs.lay_out(cut_short, data)
     restarted.paths.checkpoint_config_file.write_text(json.dumps({}))
     assert run_train(restarted, "xgboost").returncode == 0
     restarted.hyperparameters(settings)
@@ -218,9 +216,9 @@ def test_early_stopping_carries_on_across_a_restart(train_job: Any, formats: Any
 
 
 def test_an_unreadable_checkpoint_is_a_clear_error(
-    train_job: Any, regression: dict[str, tuple[str, str]]
+    training_jobs: Any, regression: dict[str, str]
 ) -> None:
-    tree, _ = train_job(HYPERPARAMETERS, regression, run=False)
+    tree = training_jobs.lay_out(HYPERPARAMETERS, regression)
     broken = tree.root / "checkpoints" / "xgboost-checkpoint-000000040"
     broken.parent.mkdir()
     broken.write_bytes(b"not a model")

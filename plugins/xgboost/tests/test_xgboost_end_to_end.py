@@ -40,17 +40,20 @@ class Served:
 
 
 @pytest.fixture(scope="module", params=list(PROBLEMS))
-def served(request: pytest.FixtureRequest, module_train_job: Any, formats: Any) -> Iterator[Served]:
+def served(
+    request: pytest.FixtureRequest, module_training_jobs: Any, formats: Any
+) -> Iterator[Served]:
     loader, hyperparameters, main_column = PROBLEMS[request.param]
     features, labels = loader(return_X_y=True)
     held_out = np.arange(len(labels)) % 4 == 0
     train_x, train_y = features[~held_out], labels[~held_out]
     test_x, test_y = features[held_out], labels[held_out]
-    tree, result = module_train_job(
+    tree, result = module_training_jobs.train(
+        "xgboost",
         {**COMMON, **hyperparameters},
         {
-            "train": ("text/csv", formats.csv(train_x, train_y)),
-            "validation": ("text/csv", formats.csv(test_x, test_y)),
+            "train": formats.csv(train_x, train_y),
+            "validation": formats.csv(test_x, test_y),
         },
     )
     assert result.returncode == 0, result.failure or result.stderr

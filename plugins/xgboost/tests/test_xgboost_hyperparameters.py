@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-TRAIN = {"train": ("text/csv", "1,0.5,2\n0,0.1,3\n1,0.7,1\n0,0.2,5\n")}
+TRAIN = {"train": "1,0.5,2\n0,0.1,3\n1,0.7,1\n0,0.2,5\n"}
 TRAIN_AND_VALIDATION = {**TRAIN, "validation": TRAIN["train"]}
 
 
@@ -59,9 +59,9 @@ TRAIN_AND_VALIDATION = {**TRAIN, "validation": TRAIN["train"]}
     ],
 )
 def test_a_hyperparameter_problem_is_a_user_error_that_says_what_to_do(
-    train_job: Any, hyperparameters: dict[str, Any], expected: str
+    training_jobs: Any, hyperparameters: dict[str, Any], expected: str
 ) -> None:
-    _, result = train_job(hyperparameters, TRAIN)
+    _, result = training_jobs.train("xgboost", hyperparameters, TRAIN)
 
     assert result.returncode == 2, result.stderr
     assert result.failure is not None
@@ -69,8 +69,9 @@ def test_a_hyperparameter_problem_is_a_user_error_that_says_what_to_do(
     assert expected in result.failure.splitlines()[0]
 
 
-def test_every_rule_broken_at_once_is_reported_at_once(train_job: Any) -> None:
-    _, result = train_job(
+def test_every_rule_broken_at_once_is_reported_at_once(training_jobs: Any) -> None:
+    _, result = training_jobs.train(
+        "xgboost",
         {
             "num_round": 2,
             "objective": "multi:softprob",
@@ -89,10 +90,11 @@ def test_every_rule_broken_at_once_is_reported_at_once(train_job: Any) -> None:
     assert any("needs a validation channel" in line for line in details)
 
 
-def test_labels_outside_the_objective_are_named_by_record(train_job: Any) -> None:
-    _, result = train_job(
+def test_labels_outside_the_objective_are_named_by_record(training_jobs: Any) -> None:
+    _, result = training_jobs.train(
+        "xgboost",
         {"num_round": 2, "objective": "multi:softmax", "num_class": 2},
-        {"train": ("text/csv", "0,1\n1,2\n2,3\n")},
+        {"train": "0,1\n1,2\n2,3\n"},
     )
     assert result.returncode == 2
     assert result.failure is not None
@@ -102,8 +104,9 @@ def test_labels_outside_the_objective_are_named_by_record(train_job: Any) -> Non
     )
 
 
-def test_json_encoded_hyperparameters_are_read_like_plain_ones(train_job: Any) -> None:
-    _, result = train_job(
+def test_json_encoded_hyperparameters_are_read_like_plain_ones(training_jobs: Any) -> None:
+    _, result = training_jobs.train(
+        "xgboost",
         {"num_round": 2, "objective": "binary:logistic", "eval_metric": ["auc", "error@0.7"]},
         TRAIN_AND_VALIDATION,
         json_encoded=True,
@@ -113,10 +116,11 @@ def test_json_encoded_hyperparameters_are_read_like_plain_ones(train_job: Any) -
     assert "#metric validation:error@0.7=" in result.stdout
 
 
-def test_csv_weights_take_the_column_after_the_label(train_job: Any) -> None:
-    _, result = train_job(
+def test_csv_weights_take_the_column_after_the_label(training_jobs: Any) -> None:
+    _, result = training_jobs.train(
+        "xgboost",
         {"num_round": 2, "csv_weights": 1, "objective": "binary:logistic"},
-        {"train": ("text/csv", "1,2.0,0.5\n0,1.0,0.1\n1,1.0,0.7\n0,3.0,0.2\n")},
+        {"train": "1,2.0,0.5\n0,1.0,0.1\n1,1.0,0.7\n0,3.0,0.2\n"},
     )
 
     assert result.returncode == 0, result.failure

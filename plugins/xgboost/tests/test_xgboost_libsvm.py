@@ -37,10 +37,13 @@ def plain_xgboost(train_x: np.ndarray, train_y: np.ndarray) -> xgb.Booster:
 
 
 @pytest.fixture(scope="module")
-def libsvm_server(module_train_job: Any, formats: Any) -> Iterator[tuple[ServeProcess, Any]]:
+def libsvm_server(module_training_jobs: Any, formats: Any) -> Iterator[tuple[ServeProcess, Any]]:
     train_x, train_y = sparse_problem(300, seed=1)
-    tree, result = module_train_job(
-        HYPERPARAMETERS, {"train": ("text/libsvm", formats.libsvm(train_x, train_y, base=1))}
+    tree, result = module_training_jobs.train(
+        "xgboost",
+        HYPERPARAMETERS,
+        {"train": formats.libsvm(train_x, train_y, base=1)},
+        content_type="text/libsvm",
     )
     assert result.returncode == 0, result.failure or result.stderr
     with ServeProcess(tree.model_dir, "xgboost") as server:
@@ -120,11 +123,14 @@ def test_a_malformed_libsvm_request_is_a_400_naming_the_line(
     assert "line 2" in reply.json()["error"] and "'abc'" in reply.json()["error"]
 
 
-def test_zero_based_libsvm_is_recognised(train_job: Any, formats: Any) -> None:
+def test_zero_based_libsvm_is_recognised(training_jobs: Any, formats: Any) -> None:
     train_x, train_y = sparse_problem(200, seed=4)
     train_x[:, 0] = np.where(train_x[:, 0] == 0, 0.25, train_x[:, 0])  # index 0 always present
-    tree, result = train_job(
-        HYPERPARAMETERS, {"train": ("text/libsvm", formats.libsvm(train_x, train_y, base=0))}
+    tree, result = training_jobs.train(
+        "xgboost",
+        HYPERPARAMETERS,
+        {"train": formats.libsvm(train_x, train_y, base=0)},
+        content_type="text/libsvm",
     )
     assert result.returncode == 0, result.failure
 
@@ -150,9 +156,11 @@ def test_zero_based_libsvm_is_recognised(train_job: Any, formats: Any) -> None:
     ],
 )
 def test_malformed_libsvm_training_data_names_file_and_line(
-    train_job: Any, text: str, expected: str
+    training_jobs: Any, text: str, expected: str
 ) -> None:
-    _, result = train_job({"num_round": 2}, {"train": ("text/libsvm", text)})
+    _, result = training_jobs.train(
+        "xgboost", {"num_round": 2}, {"train": text}, content_type="text/libsvm"
+    )
 
     assert result.returncode == 2
     assert result.failure is not None
@@ -160,20 +168,24 @@ def test_malformed_libsvm_training_data_names_file_and_line(
     assert expected in result.failure
 
 
-def test_ranking_reads_qid_groups(train_job: Any) -> None:
+def test_ranking_reads_qid_groups(training_jobs: Any) -> None:
     lines = [f"{i % 3} qid:{i // 6} 1:{i % 5} 2:{(i * 7) % 11}" for i in range(60)]
 
-    _, result = train_job(
+    _, result = training_jobs.train(
+        "xgboost",
         {"num_round": 3, "objective": "rank:pairwise", "eval_metric": "ndcg"},
-        {"train": ("text/libsvm", "\n".join(lines) + "\n")},
+        {"train": "\n".join(lines) + "\n"},
+        content_type="text/libsvm",
     )
 
     assert result.returncode == 0, result.failure
     assert "#metric train:ndcg=" in result.stdout
 
 
-def test_libsvm_is_the_default_training_content_type(train_job: Any) -> None:
-    _, result = train_job({"num_round": 2}, {"train": ("", "1 1:0.5 2:1\n0 1:0.1\n")})
+def test_libsvm_is_the_default_training_content_type(training_jobs: Any) -> None:
+    _, result = training_jobs.train(
+        "xgboost", {"num_round": 2}, {"train": "1 1:0.5 2:1\n0 1:0.1\n"}, content_type=None
+    )
 
     assert result.returncode == 0, result.failure
 

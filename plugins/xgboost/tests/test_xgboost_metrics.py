@@ -20,29 +20,31 @@ def declared_metrics() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def diabetes(formats: Any) -> dict[str, tuple[str, str]]:
+def diabetes(formats: Any) -> dict[str, str]:
     features, labels = load_diabetes(return_X_y=True)
     held_out = np.arange(len(labels)) % 5 == 0
     return {
-        "train": ("text/csv", formats.csv(features[~held_out], labels[~held_out])),
-        "validation": ("text/csv", formats.csv(features[held_out], labels[held_out])),
+        "train": formats.csv(features[~held_out], labels[~held_out]),
+        "validation": formats.csv(features[held_out], labels[held_out]),
     }
 
 
 @pytest.fixture(scope="module")
-def breast_cancer(formats: Any) -> dict[str, tuple[str, str]]:
+def breast_cancer(formats: Any) -> dict[str, str]:
     features, labels = load_breast_cancer(return_X_y=True)
     held_out = np.arange(len(labels)) % 4 == 0
     return {
-        "train": ("text/csv", formats.csv(features[~held_out], labels[~held_out])),
-        "validation": ("text/csv", formats.csv(features[held_out], labels[held_out])),
+        "train": formats.csv(features[~held_out], labels[~held_out]),
+        "validation": formats.csv(features[held_out], labels[held_out]),
     }
 
 
 def test_every_round_logs_each_metric_for_train_and_validation(
-    train_job: Any, diabetes: dict[str, tuple[str, str]]
+    training_jobs: Any, diabetes: dict[str, str]
 ) -> None:
-    _, result = train_job({"num_round": 4, "eval_metric": "rmse,mae,r2"}, diabetes)
+    _, result = training_jobs.train(
+        "xgboost", {"num_round": 4, "eval_metric": "rmse,mae,r2"}, diabetes
+    )
 
     assert result.returncode == 0, result.failure
     for step in range(4):
@@ -58,10 +60,11 @@ def test_every_round_logs_each_metric_for_train_and_validation(
 
 
 def test_declared_regexes_match_the_logged_lines(
-    train_job: Any, breast_cancer: dict[str, tuple[str, str]]
+    training_jobs: Any, breast_cancer: dict[str, str]
 ) -> None:
     declared = declared_metrics()
-    _, result = train_job(
+    _, result = training_jobs.train(
+        "xgboost",
         {
             "num_round": 3,
             "objective": "binary:logistic",
@@ -97,9 +100,10 @@ def test_declared_metrics_fit_sagemaker_and_tune_on_validation() -> None:
 
 
 def test_tuning_objective_metric_is_logged_without_eval_metric(
-    train_job: Any, breast_cancer: dict[str, tuple[str, str]]
+    training_jobs: Any, breast_cancer: dict[str, str]
 ) -> None:
-    _, result = train_job(
+    _, result = training_jobs.train(
+        "xgboost",
         {
             "num_round": 2,
             "objective": "binary:logistic",
@@ -113,9 +117,10 @@ def test_tuning_objective_metric_is_logged_without_eval_metric(
 
 
 def test_early_stopping_keeps_the_best_round(
-    train_job: Any, breast_cancer: dict[str, tuple[str, str]]
+    training_jobs: Any, breast_cancer: dict[str, str]
 ) -> None:
-    tree, result = train_job(
+    tree, result = training_jobs.train(
+        "xgboost",
         {
             "num_round": 500,
             "eta": 0.5,

@@ -1,0 +1,212 @@
+"""Content-Type and Accept against an algorithm's media types, in process, with the built-in
+codecs: what a request is read and answered as, and the 415/406 a client sees otherwise.
+tests/test_serve.py checks the same doors over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pytest
+
+from algoport import builtin_codecs
+from algoport.codecs import (
+    Codec,
+    CodecTable,
+    ContentTypes,
+    NotAcceptable,
+    UnsupportedMediaType,
+)
+from algoport.errors import PluginError
+
+ACCEPTS = ("text/csv", "application/json")
+PRODUCES = ("application/json", "text/csv", "application/jsonlines")
+
+
+def table(
+    accepts: Sequence[str] = ACCEPTS,
+    produces: Sequence[str] = PRODUCES,
+    *,
+    plugins: Iterable[tuple[str, Iterable[Codec]]] = (),
+    declared: bool = True,
+) -> CodecTable:
+    return CodecTable(
+        [(builtin_codecs.NAME, builtin_codecs.codecs()), *plugins],
+        ContentTypes(accepts, produces) if declared else None,
+        builtin_plugin=builtin_codecs.NAME,
+        algorithm="algo",
+    )
+
+
+def read_as(content_type: str | None, codecs: CodecTable | None = None) -> str:
+    codec, media = (codecs or table()).decoder(content_type)
+    assert codec.media_type == media.essence
+    return str(media)
+
+
+def answered_as(accept: str | None, default: str | None = None) -> str:
+    codec, media = table().encoder(accept, default)
+    assert codec.media_type == media.essence
+    return str(media)
+
+
+def decode_nothing(body: bytes, media: object) -> None:
+    return None
+
+
+def encode_nothing(columns: object, media: object) -> bytes:
+    return b""
+
+
+@pytest.mark.parametrize(
+    ("content_type", "media"),
+    [
+        ("text/csv", "text/csv"),
+        ("text/csv;label_size=1", "text/csv;label_size=1"),
+        ("Application/JSON; charset=utf-8", "application/json;charset=utf-8"),
+        (None, "text/csv"),
+        ("", "text/csv"),
+    ],
+)
+def test_a_request_is_read_as_its_content_type_or_the_first_accepted(
+    content_type: str | None, media: str
+) -> None:
+    assert read_as(content_type) == media
+
+
+@pytest.mark.parametrize(
+    ("content_type", "message"),
+    [
+        (
+            "application/x-npy",
+            "Content-Type 'application/x-npy' is not supported; this endpoint accepts "
+            "text/csv, application/json.",
+        ),
+        ("csv", "Media type 'csv' is malformed; expected type/subtype, e.g. text/csv."),
+    ],
+)
+def test_an_unreadable_content_type_is_415_saying_what_is_accepted(
+    content_type: str, message: str
+) -> None:
+    with pytest.raises(UnsupportedMediaType) as raised:
+        read_as(content_type)
+
+    assert raised.value.http_status == 415
+    assert raised.value.message == message
+
+
+def test_an_algorithm_that_reads_nothing_says_so_for_a_bodiless_request() -> None:
+    with pytest.raises(UnsupportedMediaType, match=r"^The algorithm accepts no request body\.$"):
+        read_as(None, table(accepts=()))
+
+
+@pytest.mark.parametrize(
+    ("accept", "default", "media"),
+    [
+        (None, None, "application/json"),
+        (None, "text/csv", "text/csv"),
+        ("", "text/csv", "text/csv"),
+        ("*/*", "text/csv", "text/csv"),
+        (None, "application/x-npy", "application/json"),
+        ("text/csv", None, "text/csv"),
+        ("application/json;q=0.5, text/csv;q=0.9", None, "text/csv"),
+        ("text/csv, application/json", None, "text/csv"),
+        ("application/jsonlines, text/csv", None, "application/jsonlines"),
+        ("text/*", None, "text/csv"),
+        ("application/*", None, "application/json"),
+        ("*/*;q=0.1, application/jsonlines", None, "application/jsonlines"),
+        ("image/png, */*", "text/csv", "text/csv"),
+        ("text/csv;q=0, */*", "text/csv", "application/json"),
+        ("nonsense, text/csv", None, "text/csv"),
+        ("application/json;verbose=true;q=0.8", None, "application/json;verbose=true"),
+    ],
+)
+def test_accept_picks_the_best_produced_type(
+    accept: str | None, default: str | None, media: str
+) -> None:
+    assert answered_as(accept, default) == media
+
+
+@pytest.mark.parametrize("accept", ["image/png, text/html", "text/csv;q=0, application/*;q=0"])
+def test_an_unsatisfiable_accept_is_406_saying_what_is_produced(accept: str) -> None:
+    with pytest.raises(NotAcceptable) as raised:
+        answered_as(accept)
+
+    assert raised.value.http_status == 406
+    assert raised.value.message == (
+        f"Accept {accept!r} matches nothing this endpoint produces; it produces "
+        "application/json, text/csv, application/jsonlines."
+    )
+
+
+def test_undeclared_content_types_are_every_codec_json_answering_first() -> None:
+    codecs = table(declared=False)
+
+    assert read_as("application/x-npy", codecs) == "application/x-npy"
+    assert codecs.accepts[0] == "application/json"
+    assert codecs.produces[0] == "application/json"
+    assert set(codecs.produces) == set(codecs.accepts)
+
+
+def test_a_plugin_codec_adds_a_media_type() -> None:
+    libsvm = Codec("text/libsvm", decode=decode_nothing)
+
+    codecs = table(("text/libsvm",), plugins=[("algoport-xgboost", [libsvm])])
+
+    assert codecs.decoder("text/libsvm")[0] is libsvm
+
+
+def test_a_plugin_replaces_a_built_in_codec_only_by_saying_override() -> None:
+    replacement = Codec("text/csv", decode=decode_nothing, encode=encode_nothing, override=True)
+    codecs = table(plugins=[("my-plugin", [replacement])])
+    assert codecs.decoder("text/csv")[0] is replacement
+
+    with pytest.raises(PluginError) as raised:
+        table(plugins=[("my-plugin", [Codec("Text/CSV; header=present", decode=decode_nothing)])])
+    assert raised.value.message == (
+        "Media type 'text/csv' has two codecs, from plugin 'algoport.builtin_codecs' and from "
+        "plugin 'my-plugin'. To replace a built-in codec, give the new one override=True."
+    )
+
+
+def test_two_plugins_with_a_codec_for_one_media_type_clash_even_with_override() -> None:
+    plugins = [
+        ("plugin-a", [Codec("text/libsvm", decode=decode_nothing)]),
+        ("plugin-b", [Codec("text/libsvm", decode=decode_nothing, override=True)]),
+    ]
+
+    with pytest.raises(PluginError) as raised:
+        table(plugins=plugins)
+
+    assert raised.value.message == (
+        "Media type 'text/libsvm' has two codecs, from plugin 'plugin-a' and from plugin "
+        "'plugin-b'. Uninstall one of them."
+    )
+
+
+@pytest.mark.parametrize(
+    ("accepts", "produces", "message"),
+    [
+        (
+            ("text/plain",),
+            PRODUCES,
+            "Algorithm 'algo' accepts 'text/plain' but no installed codec decodes it; add a "
+            "Codec for it in the plugin's codecs hook.",
+        ),
+        (
+            ACCEPTS,
+            ("text/libsvm",),
+            "Algorithm 'algo' produces 'text/libsvm' but no installed codec encodes it; add a "
+            "Codec for it in the plugin's codecs hook.",
+        ),
+        (ACCEPTS, (), "Algorithm 'algo' produces no media type."),
+    ],
+)
+def test_declared_content_types_need_a_codec_each(
+    accepts: Sequence[str], produces: Sequence[str], message: str
+) -> None:
+    plugins = [("algoport-xgboost", [Codec("text/libsvm", decode=decode_nothing)])]
+
+    with pytest.raises(PluginError) as raised:
+        table(accepts, produces, plugins=plugins)
+
+    assert raised.value.message == message
