@@ -263,6 +263,10 @@ class HyperParameterSchema:
                 )
             for key in (spec.name, *spec.aliases):
                 held = self.keys.get(key)
+                if held is not None and held.name == spec.name:
+                    raise AlgorithmError(
+                        f"Algorithm {algorithm!r} declares hyperparameter {key!r} twice."
+                    )
                 if held is not None:
                     raise AlgorithmError(
                         f"Algorithm {algorithm!r} declares hyperparameter key {key!r} twice "

@@ -1,5 +1,5 @@
 """Content-Type and Accept against an algorithm's media types, in process, with the built-in
-codecs: what a request is read and answered as, and the 415/406 a client sees otherwise.
+formats: what a request is read and answered as, and the 415/406 a client sees otherwise.
 tests/test_serve.py checks the same doors over HTTP."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from collections.abc import Iterable, Sequence
 
 import pytest
 
-from algoport import builtin_codecs
+from algoport import builtin_formats
 from algoport.codecs import (
-    Codec,
-    CodecTable,
     ContentTypes,
+    Format,
+    FormatRegistry,
     NotAcceptable,
     UnsupportedMediaType,
 )
@@ -26,19 +26,19 @@ def table(
     accepts: Sequence[str] = ACCEPTS,
     produces: Sequence[str] = PRODUCES,
     *,
-    plugins: Iterable[tuple[str, Iterable[Codec]]] = (),
+    plugins: Iterable[tuple[str, Iterable[Format]]] = (),
     declared: bool = True,
-) -> CodecTable:
-    return CodecTable(
-        [(builtin_codecs.NAME, builtin_codecs.codecs()), *plugins],
+) -> FormatRegistry:
+    return FormatRegistry(
+        [(builtin_formats.NAME, builtin_formats.formats()), *plugins],
         ContentTypes(accepts, produces) if declared else None,
-        builtin_plugin=builtin_codecs.NAME,
+        builtin_plugin=builtin_formats.NAME,
         algorithm="algo",
     )
 
 
-def read_as(content_type: str | None, codecs: CodecTable | None = None) -> str:
-    codec, media = (codecs or table()).decoder(content_type)
+def read_as(content_type: str | None, formats: FormatRegistry | None = None) -> str:
+    codec, media = (formats or table()).decoder(content_type)
     assert codec.media_type == media.essence
     return str(media)
 
@@ -138,47 +138,47 @@ def test_an_unsatisfiable_accept_is_406_saying_what_is_produced(accept: str) -> 
     )
 
 
-def test_undeclared_content_types_are_every_codec_json_answering_first() -> None:
-    codecs = table(declared=False)
+def test_undeclared_content_types_are_every_format_json_answering_first() -> None:
+    formats = table(declared=False)
 
-    assert read_as("application/x-npy", codecs) == "application/x-npy"
-    assert codecs.accepts[0] == "application/json"
-    assert codecs.produces[0] == "application/json"
-    assert set(codecs.produces) == set(codecs.accepts)
-
-
-def test_a_plugin_codec_adds_a_media_type() -> None:
-    libsvm = Codec("text/libsvm", decode=decode_nothing)
-
-    codecs = table(("text/libsvm",), plugins=[("algoport-xgboost", [libsvm])])
-
-    assert codecs.decoder("text/libsvm")[0] is libsvm
+    assert read_as("application/x-npy", formats) == "application/x-npy"
+    assert formats.accepts[0] == "application/json"
+    assert formats.produces[0] == "application/json"
+    assert set(formats.produces) == set(formats.accepts)
 
 
-def test_a_plugin_replaces_a_built_in_codec_only_by_saying_override() -> None:
-    replacement = Codec("text/csv", decode=decode_nothing, encode=encode_nothing, override=True)
-    codecs = table(plugins=[("my-plugin", [replacement])])
-    assert codecs.decoder("text/csv")[0] is replacement
+def test_a_plugin_format_adds_a_media_type() -> None:
+    libsvm = Format("text/libsvm", decode=decode_nothing)
+
+    formats = table(("text/libsvm",), plugins=[("algoport-xgboost", [libsvm])])
+
+    assert formats.decoder("text/libsvm")[0] is libsvm
+
+
+def test_a_plugin_replaces_a_built_in_format_only_by_saying_override() -> None:
+    replacement = Format("text/csv", decode=decode_nothing, encode=encode_nothing, override=True)
+    formats = table(plugins=[("my-plugin", [replacement])])
+    assert formats.decoder("text/csv")[0] is replacement
 
     with pytest.raises(PluginError) as raised:
-        table(plugins=[("my-plugin", [Codec("Text/CSV; header=present", decode=decode_nothing)])])
+        table(plugins=[("my-plugin", [Format("Text/CSV; header=present", decode=decode_nothing)])])
     assert raised.value.message == (
-        "Media type 'text/csv' has two codecs, from plugin 'algoport.builtin_codecs' and from "
-        "plugin 'my-plugin'. To replace a built-in codec, give the new one override=True."
+        "Media type 'text/csv' has two formats, from plugin 'algoport.builtin_formats' and from "
+        "plugin 'my-plugin'. To replace a built-in format, give the new one override=True."
     )
 
 
-def test_two_plugins_with_a_codec_for_one_media_type_clash_even_with_override() -> None:
+def test_two_plugins_with_a_format_for_one_media_type_clash_even_with_override() -> None:
     plugins = [
-        ("plugin-a", [Codec("text/libsvm", decode=decode_nothing)]),
-        ("plugin-b", [Codec("text/libsvm", decode=decode_nothing, override=True)]),
+        ("plugin-a", [Format("text/libsvm", decode=decode_nothing)]),
+        ("plugin-b", [Format("text/libsvm", decode=decode_nothing, override=True)]),
     ]
 
     with pytest.raises(PluginError) as raised:
         table(plugins=plugins)
 
     assert raised.value.message == (
-        "Media type 'text/libsvm' has two codecs, from plugin 'plugin-a' and from plugin "
+        "Media type 'text/libsvm' has two formats, from plugin 'plugin-a' and from plugin "
         "'plugin-b'. Uninstall one of them."
     )
 
@@ -189,22 +189,22 @@ def test_two_plugins_with_a_codec_for_one_media_type_clash_even_with_override() 
         (
             ("text/plain",),
             PRODUCES,
-            "Algorithm 'algo' accepts 'text/plain' but no installed codec decodes it; add a "
-            "Codec for it in the plugin's codecs hook.",
+            "Algorithm 'algo' accepts 'text/plain' but no installed format decodes it; add a "
+            "Format for it in the plugin's formats hook.",
         ),
         (
             ACCEPTS,
             ("text/libsvm",),
-            "Algorithm 'algo' produces 'text/libsvm' but no installed codec encodes it; add a "
-            "Codec for it in the plugin's codecs hook.",
+            "Algorithm 'algo' produces 'text/libsvm' but no installed format encodes it; add a "
+            "Format for it in the plugin's formats hook.",
         ),
         (ACCEPTS, (), "Algorithm 'algo' produces no media type."),
     ],
 )
-def test_declared_content_types_need_a_codec_each(
+def test_declared_content_types_need_a_format_each(
     accepts: Sequence[str], produces: Sequence[str], message: str
 ) -> None:
-    plugins = [("algoport-xgboost", [Codec("text/libsvm", decode=decode_nothing)])]
+    plugins = [("algoport-xgboost", [Format("text/libsvm", decode=decode_nothing)])]
 
     with pytest.raises(PluginError) as raised:
         table(accepts, produces, plugins=plugins)

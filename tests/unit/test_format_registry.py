@@ -1,4 +1,6 @@
-"""The format registry in process: clashes, overrides, declared types, output checks."""
+"""The format registry in process: training readers and the one check of predictions.
+
+Negotiation, clashes and overrides: test_negotiation.py."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from algoport.codecs import (
     MediaType,
     prediction_columns,
 )
-from algoport.errors import AlgorithmError, PluginError
+from algoport.errors import AlgorithmError
 
 
 def registry(
@@ -32,32 +34,6 @@ def shout(body: bytes, media: MediaType) -> bytes:
 
 def read_nothing(body: bytes, media: MediaType) -> Dataset:
     return Dataset(np.zeros((0, 1)), None)
-
-
-def test_an_override_replaces_the_built_in_format() -> None:
-    formats = registry(("algo", [Format("text/csv", decode=shout, override=True)]))
-    decoder, media = formats.decoder("text/csv; charset=utf-8")
-    assert decoder.decode is shout
-    assert media.params == {"charset": "utf-8"}
-
-
-def test_two_plugins_giving_one_media_type_name_both() -> None:
-    with pytest.raises(PluginError) as raised:
-        registry(
-            ("ext", [Format("text/x-mine", decode=shout)]),
-            ("algo", [Format("Text/X-Mine", decode=shout, override=True)]),
-        )
-    assert str(raised.value) == (
-        "Media type 'text/x-mine' has two formats, from plugin 'ext' and from plugin 'algo'. "
-        "Uninstall one of them."
-    )
-
-
-def test_a_declared_type_needs_a_format_that_can_do_it() -> None:
-    with pytest.raises(PluginError, match="accepts 'text/x-mine' but no installed format"):
-        registry(declared=ContentTypes(accepts=["text/x-mine"], produces=["text/csv"]))
-    with pytest.raises(PluginError, match="produces 'application/x-npz' but no installed format"):
-        registry(declared=ContentTypes(accepts=["text/csv"], produces=["application/x-npz"]))
 
 
 def test_readable_types_are_those_with_a_reader() -> None:
