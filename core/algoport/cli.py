@@ -67,7 +67,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         return 0
     if not rows:
         print(
-            "No algoport plugins are installed. Install one, e.g. `pip install algoport-sklearn`."
+            "No algoport plugins are installed. Install one with pip: a package that declares "
+            "an `algoport.algorithms` entry point."
         )
         return 0
     headers = ("name", "kind", "distribution", "version", "entry_point")
