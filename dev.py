@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up a development environment and run the project's jobs, with only Python and pip.
 
-python3 dev.py demo     # set up, then train and serve a model through the real contract
+python3 dev.py demo     # set up, then train XGBoost, serve it, predict, batch transform
 python3 dev.py test     # set up, then lint, type-check and run every test
 python3 dev.py setup    # only create .venv and install algoport, its plugins and tools
 """
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
         if job == "test":
             test(argv[1:])
         elif job == "demo":
-            run(BIN / "algoport", "demo", *argv[1:])
+            run(BIN / "algoport-xgboost-demo", *argv[1:])
     except subprocess.CalledProcessError as exc:
         return exc.returncode
     return 0

@@ -2,9 +2,9 @@
 
     python bench/serve.py [--duration 5] [--rounds 3] [--rows 1,100,1000] [--connections 1,16]
 
-Trains algoport-sklearn's `linear` (LogisticRegression) on the bundled breast-cancer data
-(30 features) through the real `train`, serves it with one worker pinned to CPU 0, and
-drives it with wrk pinned to CPU 1, side by side with `bench/bare_app.py` (np.loadtxt and
+Trains algoport-sklearn's `linear` (LogisticRegression) on algoport-xgboost's demo data
+(breast cancer, 30 features) through the real `train`, serves it with one worker pinned to
+CPU 0, and drives it with wrk pinned to CPU 1, side by side with `bench/bare_app.py` (np.loadtxt and
 an inline predict, as the AWS examples do) on the same CPU. Both servers run for the whole
 benchmark and are measured in turn, round after round, so a noisy neighbour slows both
 rather than one; each cell reports the median round. Prints requests/s and p50/p99 latency
@@ -157,7 +157,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="algoport-bench-") as tmp:
         workdir = Path(tmp)
         data = workdir / "train.csv"
-        source = resources.files("algoport") / "demo_data" / "breast_cancer.csv"
+        source = resources.files("algoport_xgboost") / "demo_data" / "breast_cancer.csv"
         data.write_text(source.read_text())
         model_dir = train_model(workdir, data)
         scripts = bodies(workdir, data, sizes)

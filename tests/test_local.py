@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import tarfile
 from pathlib import Path
@@ -90,6 +91,30 @@ def test_stages_run_alone(tmp_path: Path, linear_data: str) -> None:
     assert transformed.returncode == 0, transformed.stdout + transformed.stderr
     assert "(500 records, 500 requests)" in transformed.stdout
     assert len((tmp_path / "out" / "batch.csv.out").read_text().splitlines()) == len(rows)
+
+
+def test_serve_stops_promptly_on_sigterm(tmp_path: Path, linear_data: str, free_port: int) -> None:
+    train, _, _ = write_inputs(tmp_path, linear_data, rows=1)
+    trained = algoport(
+        "local", "train", "-a", "fixture-linear", "-c", f"train={train}", "--hp", "epochs=1",
+        "--workdir", tmp_path / "work", cwd=tmp_path,
+    )  # fmt: skip
+    tarball = Path(trained.stdout.split("model: ")[1].splitlines()[0])
+    port = free_port
+    serve = subprocess.Popen(
+        [*command("algoport"), "local", "serve", "--model", str(tarball), "--port", str(port),
+         "--workdir", str(tmp_path / "work")],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert serve.stdout is not None
+        assert serve.stdout.readline().startswith(f"endpoint: http://127.0.0.1:{port}")
+        serve.send_signal(signal.SIGTERM)
+        _, stderr = serve.communicate(timeout=20)
+    finally:
+        serve.kill()
+    assert serve.returncode == 0, stderr
+    assert "Traceback" not in stderr
 
 
 def test_failed_training_prints_the_reason(tmp_path: Path, linear_data: str) -> None:

@@ -262,7 +262,8 @@ def resolve_channels(
             {d.essence: d for d in (MediaType.parse(t) for t in spec.content_types)} if spec else {}
         )
         if media.essence in declared_types:
-            # Declared parameters are defaults: kmeans declares text/csv;label_size=0.
+            # Declared parameters are defaults: an unsupervised algorithm declares
+            # text/csv;label_size=0.
             defaults = declared_types[media.essence].params
             media = MediaType(media.type, media.subtype, {**defaults, **media.params})
         if spec is not None and media.essence not in declared_types:

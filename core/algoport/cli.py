@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from algoport.errors import AlgoportError, PlatformError
@@ -63,13 +62,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return run_server(settings)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from algoport.demo import run_demo
-
-    setup_logging()
-    return run_demo(args.workdir)
-
-
 def _plugin_row(info: PluginInfo, kind: str) -> dict[str, str | None]:
     return {
         "name": info.name,
@@ -90,7 +82,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         return 0
     if not rows:
         print(
-            "No algoport plugins are installed. Install one, e.g. `pip install algoport-sklearn`."
+            "No algoport plugins are installed. Install one with pip: a package that declares "
+            "an `algoport.algorithms` entry point."
         )
         return 0
     headers = ("name", "kind", "distribution", "version", "entry_point")
@@ -122,12 +115,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plugins.add_argument("--json", action="store_true", help="print JSON for machines")
     plugins.set_defaults(func=cmd_plugins)
-
-    demo = commands.add_parser(
-        "demo", help="train XGBoost on bundled data, serve it, predict and batch transform"
-    )
-    demo.add_argument("--workdir", type=Path, default=Path("algoport-demo"))
-    demo.set_defaults(func=cmd_demo)
 
     from algoport.local.commands import add_local_commands
 

@@ -95,7 +95,7 @@ class Dataset:
     """Features (one row per record) and labels, when the content type carries them.
 
     ``features`` is a 2-D ``numpy.ndarray``, or a ``scipy.sparse`` CSR matrix for a sparse
-    format such as algoport-xgboost's ``text/libsvm``.
+    format such as libsvm.
     """
 
     features: np.ndarray

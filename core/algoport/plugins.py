@@ -135,8 +135,8 @@ def select_algorithm(
         return next(iter(installed.values()))
     if not installed:
         raise PluginError(
-            "No algorithm plugin is installed. Install one, e.g. `pip install "
-            "algoport-sklearn`; `algoport plugins` lists what is installed."
+            "No algorithm plugin is installed. Install one with pip (a package that declares "
+            "an `algoport.algorithms` entry point); `algoport plugins` lists what is installed."
         )
     raise PluginError(
         f"Several algorithms are installed and none is selected: {names}. "

@@ -170,10 +170,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         model_dir, args.algorithm, port=args.port, workers=args.workers, capture_logs=False
     )
     print(f"endpoint: {server.url} (Ctrl-C stops it)", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+    process = server.process
+    assert process is not None
+    # Only pass SIGTERM on: waiting in the handler would deadlock with the wait below.
+    signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGTERM))
     try:
-        assert server.process is not None
-        return server.process.wait()
+        return process.wait()
     except KeyboardInterrupt:
         return server.terminate()
     finally:
