@@ -169,11 +169,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = runner.start_server(
         model_dir, args.algorithm, port=args.port, workers=args.workers, capture_logs=False
     )
-    print(f"endpoint: {server.url} (Ctrl-C stops it)", flush=True)
     process = server.process
     assert process is not None
     # Only pass SIGTERM on: waiting in the handler would deadlock with the wait below.
+    # Installed before the endpoint is announced, so a SIGTERM right after it is passed on.
     signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGTERM))
+    print(f"endpoint: {server.url} (Ctrl-C stops it)", flush=True)
     try:
         return process.wait()
     except KeyboardInterrupt:
