@@ -23,8 +23,8 @@ import numpy as np
 
 from algoport import builtin_formats, pipe
 from algoport.channels import Channel
-from algoport.codecs import MediaType
 from algoport.formats import recordio_protobuf
+from algoport.media import MediaType
 
 MB = 1 << 20
 FORMATS = builtin_formats.registry()

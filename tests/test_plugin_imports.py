@@ -29,7 +29,7 @@ def private_imports(path: Path) -> list[str]:
 
 
 def _is_module(name: str) -> bool:
-    """``from algoport import Format`` names a class; ``from algoport import codecs`` a module."""
+    """``from algoport import Format`` names a class; ``from algoport import media`` a module."""
     relative = Path(*name.split("."))
     core = Path(__file__).parents[1] / "core"
     return (core / relative).with_suffix(".py").exists() or (core / relative).is_dir()

@@ -19,11 +19,6 @@ if TYPE_CHECKING:
     from algoport import hp as hp
     from algoport.channels import Channel as Channel
     from algoport.channels import ChannelSpec as ChannelSpec
-    from algoport.codecs import ContentTypes as ContentTypes
-    from algoport.codecs import Dataset as Dataset
-    from algoport.codecs import Format as Format
-    from algoport.codecs import Invocation as Invocation
-    from algoport.codecs import MediaType as MediaType
     from algoport.contract import ResourceConfig as ResourceConfig
     from algoport.errors import AlgorithmError as AlgorithmError
     from algoport.errors import DataError as DataError
@@ -31,6 +26,11 @@ if TYPE_CHECKING:
     from algoport.errors import UserError as UserError
     from algoport.files import atomic_write as atomic_write
     from algoport.hookspecs import hookimpl as hookimpl
+    from algoport.media import ContentTypes as ContentTypes
+    from algoport.media import Dataset as Dataset
+    from algoport.media import Format as Format
+    from algoport.media import Invocation as Invocation
+    from algoport.media import MediaType as MediaType
     from algoport.metrics import Metric as Metric
     from algoport.settings import Variable as Variable
     from algoport.training import TrainingJob as TrainingJob

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any, TypeVar
 
-from algoport.codecs import Dataset, Format, FormatRegistry, MediaType
 from algoport.errors import UserError
 from algoport.formats import csv, jsonformat, npy, recordio_protobuf
 from algoport.hookspecs import hookimpl
+from algoport.media import Dataset, Format, FormatRegistry, MediaType
 
 NAME = "algoport.builtin_formats"
 RECORDIO_CHUNK_BYTES = 1 << 20

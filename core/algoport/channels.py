@@ -11,9 +11,9 @@ from typing import IO
 import numpy as np
 
 from algoport import pipe
-from algoport.codecs import Dataset, Format, FormatRegistry, MediaType, Reader
 from algoport.contract import ChannelConfig, ContractPaths
 from algoport.errors import DataError, UserError
+from algoport.media import Dataset, Format, FormatRegistry, MediaType, Reader
 
 
 @dataclass(frozen=True)

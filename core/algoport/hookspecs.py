@@ -39,8 +39,8 @@ import pluggy
 
 if TYPE_CHECKING:
     from algoport.channels import Channel, ChannelSpec
-    from algoport.codecs import ContentTypes, Format, Invocation
     from algoport.hyperparameters import HyperParameter
+    from algoport.media import ContentTypes, Format, Invocation
     from algoport.metrics import Metric
     from algoport.training import TrainingJob
 

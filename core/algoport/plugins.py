@@ -19,10 +19,10 @@ import pluggy
 
 from algoport import builtin_formats, hookspecs
 from algoport.channels import Channel, ChannelSpec
-from algoport.codecs import ContentTypes, FormatRegistry, Invocation
 from algoport.errors import AlgoportError, AlgorithmError, PluginError, UserError
 from algoport.hyperparameters import HyperParameterSchema
 from algoport.manifest import Manifest
+from algoport.media import ContentTypes, FormatRegistry, Invocation
 from algoport.metrics import Metric
 
 ALGORITHMS_GROUP = "algoport.algorithms"

@@ -16,8 +16,8 @@ import pytest
 
 from algoport import builtin_formats
 from algoport.channels import Channel
-from algoport.codecs import MediaType
 from algoport.formats import recordio_protobuf
+from algoport.media import MediaType
 
 SDK_PYTHON = os.environ.get("ALGOPORT_SDK_PYTHON")
 pytestmark = pytest.mark.skipif(

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from algoport import builtin_formats
-from algoport.codecs import (
+from algoport.errors import AlgorithmError
+from algoport.media import (
     ContentTypes,
     Dataset,
     Format,
@@ -16,7 +17,6 @@ from algoport.codecs import (
     MediaType,
     prediction_columns,
 )
-from algoport.errors import AlgorithmError
 
 
 def registry(

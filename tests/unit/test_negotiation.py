@@ -9,14 +9,14 @@ from collections.abc import Iterable, Sequence
 import pytest
 
 from algoport import builtin_formats
-from algoport.codecs import (
+from algoport.errors import PluginError
+from algoport.media import (
     ContentTypes,
     Format,
     FormatRegistry,
     NotAcceptable,
     UnsupportedMediaType,
 )
-from algoport.errors import PluginError
 
 ACCEPTS = ("text/csv", "application/json")
 PRODUCES = ("application/json", "text/csv", "application/jsonlines")

@@ -14,7 +14,7 @@ takes one instance per line in any of the instance forms.
 
 Responses are ``{"predictions": [{column: value, ...}, ...]}`` (JSON) or one such object
 per line (JSON Lines). NaN and infinities, which JSON cannot hold, are written as ``null``.
-The encoders take prediction columns as ``algoport.codecs.prediction_columns`` checked them
+The encoders take prediction columns as ``algoport.media.prediction_columns`` checked them
 (shape ``(n,)`` or ``(n, k)``, one ``n``).
 """
 

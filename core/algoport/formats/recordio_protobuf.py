@@ -423,7 +423,7 @@ def encode_predictions(columns: Mapping[str, npt.ArrayLike]) -> bytes:
     Values are written as Float32Tensor (a scalar column gives one value, an (n, k)
     column k values), as SageMaker's built-in algorithms answer, e.g.
     ``label {"predicted_label": [1.0], "score": [0.93]}``. The columns are as
-    ``algoport.codecs.prediction_columns`` checked them: shape (n,) or (n, k), one n.
+    ``algoport.media.prediction_columns`` checked them: shape (n,) or (n, k), one n.
     """
     arrays = [np.asarray(column) for column in columns.values()]
     parts: list[_Part] = []

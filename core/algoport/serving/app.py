@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from algoport.codecs import (
+from algoport.errors import AlgoportError, AlgorithmError, DataError, UserError
+from algoport.media import (
     Format,
     FormatRegistry,
     Invocation,
@@ -23,7 +24,6 @@ from algoport.codecs import (
     prediction_columns,
     record_count,
 )
-from algoport.errors import AlgoportError, AlgorithmError, DataError, UserError
 from algoport.plugins import Algorithm
 from algoport.serving.dispatch import Dispatcher
 from algoport.settings import Settings

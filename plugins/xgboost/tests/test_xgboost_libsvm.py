@@ -13,7 +13,7 @@ import xgboost as xgb
 
 from algoport import DataError
 from algoport.channels import Channel
-from algoport.codecs import MediaType
+from algoport.media import MediaType
 from algoport.plugins import ALGORITHMS_GROUP, discover, load_algorithm
 from algoport.testing import ServeProcess
 
