@@ -59,8 +59,8 @@ def test_the_only_installed_algorithm_needs_no_choosing() -> None:
             None,
             None,
             PluginError,
-            "No algorithm plugin is installed. Install one, e.g. `pip install algoport-sklearn`; "
-            "`algoport plugins` lists what is installed.",
+            "No algorithm plugin is installed. Install one with pip (a package that declares an "
+            "`algoport.algorithms` entry point); `algoport plugins` lists what is installed.",
         ),
         (
             SEVERAL,
