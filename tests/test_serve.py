@@ -419,13 +419,12 @@ def test_load_failure_exits_non_zero_with_the_cause_logged(tmp_path: Path, worke
     assert "loading the model failed: FileNotFoundError: no model file in" in logs
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_a_worker_whose_predictions_hang_exits_so_it_is_replaced(
-    tmp_path: Path, linear_data: str, workers: int
+def test_a_lone_worker_whose_predictions_hang_exits_so_it_is_replaced(
+    tmp_path: Path, linear_data: str
 ) -> None:
     model = train_linear(tmp_path / "ml", linear_data, sleep_seconds=60)
     env = {"SAGEMAKER_MODEL_SERVER_TIMEOUT": "1"}
-    server = ServeProcess(model, env=env, workers=workers)
+    server = ServeProcess(model, env=env, workers=1)
     server.start()
     try:
         reply = server.client.post(
@@ -439,6 +438,28 @@ def test_a_worker_whose_predictions_hang_exits_so_it_is_replaced(
     assert reply.status_code == 504
     assert code == 1
     assert "prediction thread(s) are still running requests that passed the 1 s timeout" in logs
+
+
+def test_a_worker_whose_predictions_hang_is_replaced_while_serve_runs_on(
+    tmp_path: Path, linear_data: str
+) -> None:
+    model = train_linear(tmp_path / "ml", linear_data, sleep_seconds=60)
+    env = {"SAGEMAKER_MODEL_SERVER_TIMEOUT": "1"}
+    with ServeProcess(model, env=env, workers=2) as server:
+        reply = server.client.post(
+            "/invocations", content=CSV_BODY, headers={"Content-Type": "text/csv"}
+        )
+        deadline = time.monotonic() + 30  # far sooner than the 60 s predict
+        while "starting a replacement" not in server.logs() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        ping = server.client.get("/ping").status_code
+        logs = server.logs()
+        code = server.terminate(timeout=30)
+    assert reply.status_code == 504
+    assert "prediction thread(s) are still running requests that passed the 1 s timeout" in logs
+    assert "exited with code 1; starting a replacement" in logs
+    assert ping == 200
+    assert code == 0
 
 
 def test_two_workers_serve(model_dir: Path) -> None:

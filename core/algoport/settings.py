@@ -202,6 +202,14 @@ VARIABLES: dict[str, Variable[Any]] = {
     "max_payload_mb": Variable.integer(
         "SAGEMAKER_MAX_PAYLOAD_IN_MB", 6, 1, 100, "request size limit, 413 above it"
     ),
+    "body_timeout_seconds": Variable.number(
+        "ALGOPORT_BODY_TIMEOUT_SECONDS",
+        30.0,
+        0.1,
+        3600,
+        "seconds a client may take to send a request body before a 408 and a closed "
+        "connection (a slow sender holds a connection no longer)",
+    ),
     "default_accept": Variable(
         "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT",
         _optional_text,
@@ -263,6 +271,7 @@ class Settings:
     workers: int
     timeout_seconds: int
     max_payload_mb: int
+    body_timeout_seconds: float
     default_accept: str | None
     batch: bool
     batch_strategy: str

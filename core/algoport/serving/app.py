@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -35,6 +36,10 @@ CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 
 class PayloadTooLarge(UserError):
     http_status = 413
+
+
+class BodyTooSlow(UserError):
+    http_status = 408
 
 
 class PredictionsStuck(AlgorithmError):
@@ -133,7 +138,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        threading.Thread(target=load_in_background, name="load-model", daemon=True).start()
+        if not host.ready.is_set():  # a replacement worker loads before it serves
+            threading.Thread(target=load_in_background, name="load-model", daemon=True).start()
         yield
         dispatcher.shutdown()
 
@@ -209,20 +215,27 @@ DRAIN_FACTOR = 4
 
 
 async def read_body(request: Request, settings: Settings) -> bytes:
-    """The request body, or PayloadTooLarge once it passes SAGEMAKER_MAX_PAYLOAD_IN_MB."""
+    """The request body; PayloadTooLarge past the size limit, BodyTooSlow past the time limit."""
     limit = settings.max_payload_bytes
     declared = request.headers.get("content-length", "")
     too_large = declared.isdigit() and int(declared) > limit
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            too_large = True
-        if not too_large:
-            chunks.append(chunk)
-        elif size > DRAIN_FACTOR * limit:
-            break
+    try:
+        async with asyncio.timeout(settings.body_timeout_seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    too_large = True
+                if not too_large:
+                    chunks.append(chunk)
+                elif size > DRAIN_FACTOR * limit:
+                    break
+    except TimeoutError:
+        raise BodyTooSlow(
+            f"The request body did not arrive within {settings.body_timeout_seconds:g} s "
+            f"(ALGOPORT_BODY_TIMEOUT_SECONDS); {size} bytes came. Send the whole body at once."
+        ) from None
     if too_large:
         shown = f"{declared} bytes" if declared.isdigit() else f"more than {limit} bytes"
         raise PayloadTooLarge(
