@@ -15,9 +15,10 @@ stays inline, rather than queueing concurrent requests behind the GIL on threads
 
 A request past the timeout gets its 504, but its thread can't be stopped. When every
 prediction thread is still busy with such a request a whole timeout later, the worker can
-serve nothing again: ``on_stuck`` is told, and the worker exits so the platform replaces it
-rather than keep answering /ping 200 and every request 504. A stopping worker never waits
-for its prediction threads beyond the drain (see ``server.py``).
+serve nothing again: ``on_stuck`` is told, and the worker exits rather than keep answering
+/ping 200 and every request 504; the supervisor replaces it (with one worker, ``serve`` ends
+and the platform replaces the container). A stopping worker never waits for its prediction
+threads beyond the drain (see ``server.py``).
 """
 
 from __future__ import annotations
