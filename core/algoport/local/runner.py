@@ -16,7 +16,7 @@ from typing import IO, TextIO
 
 from algoport.contract import ContractPaths
 from algoport.errors import UserError
-from algoport.local.artifacts import extract_model, pack_model
+from algoport.local.artifacts import ArchiveLimits, extract_model, pack_model
 from algoport.local.layout import ChannelInput, lay_out_job, loopback_hosts
 from algoport.local.processes import ServeProcess, command
 
@@ -265,13 +265,13 @@ def _forward(stream: IO[bytes], out: TextIO, host: str) -> threading.Thread:
     return thread
 
 
-def prepare_model(model: Path, serve_dir: Path) -> Path:
+def prepare_model(model: Path, serve_dir: Path, limits: ArchiveLimits) -> Path:
     """A fresh ``opt_ml/model`` for serving: a tarball extracted safely, or a directory copied."""
     model_dir = serve_dir / "opt_ml" / "model"
     if model.is_dir():
         shutil.copytree(model, model_dir)
     elif model.is_file():
-        extract_model(model, model_dir)
+        extract_model(model, model_dir, limits)
     else:
         raise UserError(f"Model {model} does not exist; give a model.tar.gz or a model directory.")
     return model_dir
