@@ -15,6 +15,7 @@ ONE_CLASS = "1,1.0,2.0\n1,2.0,1.0\n"
 MISSING_LABEL = "0,1.0,2.0\n,2.0,1.0\n"
 MISSING_FEATURE = "0,1.0,2.0\n1,2.0,\n0,1.5,2.5\n1,2.5,0.5\n"
 THREE_FEATURES = "0,1.0,2.0,3.0\n1,2.0,1.0,0.0\n"
+BEYOND_FLOAT32 = "0,1.0,2.0\n1,2.0,-1e39\n0,1.5,2.5\n1,2.5,0.5\n"
 
 
 @pytest.mark.parametrize(
@@ -116,6 +117,14 @@ THREE_FEATURES = "0,1.0,2.0,3.0\n1,2.0,1.0,0.0\n"
             {"train": BINARY, "validation": ALMOST_BINARY},
             "Channel 'validation': record 3 has label 2,",
             id="validation-label",
+        ),
+        pytest.param(
+            "random-forest",
+            {"predictor_type": "binary_classifier", "num_trees": 5},
+            {"train": BEYOND_FLOAT32},
+            "Channel 'train': record 2, feature 2 is -1e+39; expected a number from "
+            "-3.4028235e+38 to 3.4028235e+38: this algorithm computes in float32",
+            id="beyond-float32",
         ),
         pytest.param(
             "linear",
