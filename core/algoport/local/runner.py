@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import IO, TextIO
 
 from algoport.contract import ContractPaths
-from algoport.errors import UserError
+from algoport.errors import AlgoportError, PlatformError, UserError
 from algoport.local.artifacts import ArchiveLimits, extract_model, pack_model
 from algoport.local.layout import ChannelInput, lay_out_job, loopback_hosts
-from algoport.local.processes import ServeProcess, command
+from algoport.local.processes import ServeProcess, command, port_is_free
+from algoport.settings import VARIABLES
 
 
 def progress(message: str) -> None:
@@ -296,8 +297,25 @@ def start_server(
         capture_logs=capture_logs,
         startup_timeout=240,
     )
+    host = VARIABLES["bind_host"].read(server.environ)
+    # Checked before starting: /ping would be answered by whatever holds the port.
+    if not port_is_free(host, server.port):
+        raise PlatformError(
+            f"Port {server.port} is already in use on {host}; stop what listens there, or "
+            "serve on another port with --port."
+        )
     progress(f"serving {model_dir} on {server.url}")
     server.start()
-    ready = server.wait_until_ready()
+    try:
+        ready = server.wait_until_ready()
+    except RuntimeError:
+        # wait_until_ready raises it when serve ended before /ping answered.
+        assert server.process is not None
+        where = f"its output:\n{server.logs()}" if capture_logs else "its output is above."
+        server.stop()
+        # Its own failure kind is in its output; this one only says it ended.
+        raise AlgoportError(
+            f"serve exited with {server.process.returncode} before answering /ping; {where}"
+        ) from None
     progress(f"/ping answered 200 after {ready:.2f} s")
     return server
