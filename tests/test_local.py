@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import signal
 import subprocess
@@ -12,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from algoport.errors import UserError
-from algoport.local.artifacts import extract_model, pack_model
+from algoport.local.artifacts import extract_model
 from algoport.testing import ServeProcess, command
 
 pytestmark = pytest.mark.e2e
@@ -141,42 +139,3 @@ def test_a_bad_batch_leaves_no_output_for_that_input_only(tmp_path: Path, linear
     assert "bad.csv: batch 1 of bad.csv failed with 400: CSV row 2, column 2" in result.stdout
     assert not (tmp_path / "out" / "bad.csv.out").exists()
     assert (tmp_path / "out" / "batch.csv.out").exists()
-
-
-def test_model_archive_round_trip(tmp_path: Path) -> None:
-    model = tmp_path / "model"
-    (model / "sub").mkdir(parents=True)
-    (model / "a.bin").write_bytes(b"\x00\x01")
-    (model / "sub" / "b.json").write_text("{}")
-    tarball = pack_model(model, tmp_path / "model.tar.gz")
-    extracted = extract_model(tarball, tmp_path / "serving" / "model")
-    assert (extracted / "a.bin").read_bytes() == b"\x00\x01"
-    assert (extracted / "sub" / "b.json").read_text() == "{}"
-
-
-def _archive(path: Path, member: tarfile.TarInfo, data: bytes = b"") -> Path:
-    with tarfile.open(path, "w:gz") as archive:
-        member.size = len(data)
-        archive.addfile(member, io.BytesIO(data))
-    return path
-
-
-def test_model_archive_escaping_its_directory_is_refused(tmp_path: Path) -> None:
-    tarball = _archive(tmp_path / "evil.tar.gz", tarfile.TarInfo("../escape.txt"), b"evil")
-    with pytest.raises(UserError, match="unsafe member"):
-        extract_model(tarball, tmp_path / "serving" / "model")
-    assert not (tmp_path / "serving" / "escape.txt").exists()
-
-
-def test_model_archive_link_out_of_its_directory_is_refused(tmp_path: Path) -> None:
-    link = tarfile.TarInfo("passwd")
-    link.type = tarfile.SYMTYPE
-    link.linkname = "/etc/passwd"
-    with pytest.raises(UserError, match="unsafe member"):
-        extract_model(_archive(tmp_path / "evil.tar.gz", link), tmp_path / "serving" / "model")
-
-
-def test_absolute_member_lands_inside_the_model_directory(tmp_path: Path) -> None:
-    tarball = _archive(tmp_path / "abs.tar.gz", tarfile.TarInfo("/tmp/algoport-abs.txt"), b"x")
-    model = extract_model(tarball, tmp_path / "serving" / "model")
-    assert (model / "tmp" / "algoport-abs.txt").read_bytes() == b"x"

@@ -3,6 +3,10 @@
 SageMaker writes every value of ``hyperparameters.json`` as a string. A plain ``Estimator``
 sends ``str(v)`` (``True``, ``0.1``, ``adam``); framework estimators send ``json.dumps(v)``
 (``true``, ``"\\"adam\\""``). Both spellings are accepted for every type.
+
+A file written by hand may hold JSON numbers, booleans, lists and objects; one rule holds for
+every algorithm: such a value is read as its JSON text (``5`` as ``"5"``, ``true`` as
+``"true"``, ``[1, 2]`` as ``"[1, 2]"``). ``null`` is refused: leave the key out for the default.
 """
 
 from __future__ import annotations
@@ -316,6 +320,15 @@ class HyperParameterSchema:
                 values.pop(name, None)
                 continue
             given_as[name] = key
+            if value is None:
+                problems.append(
+                    Problem(
+                        name,
+                        f"Hyperparameter {key!r} is null; expected {spec.expected()}. Give a "
+                        "value, or leave it out for its default.",
+                    )
+                )
+                continue
             text = value if isinstance(value, str) else json.dumps(value)
             try:
                 values[name] = spec.coerce(text)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 from pathlib import Path
 from typing import Any
 
 from algoport.errors import UserError
 from algoport.local import runner
+from algoport.local.artifacts import MB, ArchiveLimits
 from algoport.local.layout import DISTRIBUTIONS, ChannelInput, parse_hyperparameters
 from algoport.local.transform import TransformResult, TransformSettings, run_transform
 
@@ -120,6 +122,28 @@ def _add_transform_arguments(parser: argparse.ArgumentParser, *, inputs_flag: st
     parser.add_argument("--max-concurrent", type=int, help="MaxConcurrentTransforms")
 
 
+def _add_archive_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = ArchiveLimits()
+    parser.add_argument(
+        "--max-model-mb",
+        type=int,
+        default=defaults.max_bytes // MB,
+        metavar="MB",
+        help="refuse a model.tar.gz whose files unpack to more (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-model-files",
+        type=int,
+        default=defaults.max_entries,
+        metavar="N",
+        help="refuse a model.tar.gz of more entries, files and directories (default: %(default)s)",
+    )
+
+
+def _archive_limits(args: argparse.Namespace) -> ArchiveLimits:
+    return ArchiveLimits(max_bytes=args.max_model_mb * MB, max_entries=args.max_model_files)
+
+
 def _transform_settings(args: argparse.Namespace) -> TransformSettings:
     return TransformSettings(
         content_type=args.transform_content_type,
@@ -165,7 +189,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     serve_dir = runner.new_job_dir(args.workdir, "endpoint")
-    model_dir = runner.prepare_model(args.model, serve_dir)
+    try:
+        model_dir = runner.prepare_model(args.model, serve_dir, _archive_limits(args))
+    except UserError:
+        shutil.rmtree(serve_dir)
+        raise
     server = runner.start_server(
         model_dir, args.algorithm, port=args.port, workers=args.workers, capture_logs=False
     )
@@ -195,7 +223,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     outcome = _train(args)
     if outcome.model_tarball is None:
         return outcome.returncode
-    model_dir = runner.prepare_model(outcome.model_tarball, outcome.job_dir / "endpoint")
+    model_dir = runner.prepare_model(
+        outcome.model_tarball, outcome.job_dir / "endpoint", _archive_limits(args)
+    )
     server = runner.start_server(model_dir, args.algorithm)
     try:
         if not args.inputs:
@@ -230,6 +260,7 @@ def add_local_commands(commands: Any) -> None:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    _add_archive_arguments(serve)
     serve.set_defaults(func=cmd_serve)
 
     transform = stages.add_parser(
@@ -244,6 +275,7 @@ def add_local_commands(commands: Any) -> None:
     _add_training_arguments(run)
     _add_transform_arguments(run, inputs_flag="--transform-input")
     run.add_argument("--output", "-o", type=Path, help="transform output (default: in the job dir)")
+    _add_archive_arguments(run)
     run.set_defaults(func=cmd_run, job_prefix="training")
 
 

@@ -33,6 +33,17 @@ def find_free_port() -> int:
         return port
 
 
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a server could listen on ``host:port`` now (a port in TIME_WAIT is free)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def ping(url: str, timeout: float = 2.0) -> int | None:
     """The status of ``GET /ping``, or None when nothing answers."""
     host, _, port = url.removeprefix("http://").partition(":")

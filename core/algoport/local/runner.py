@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import IO, TextIO
 
 from algoport.contract import ContractPaths
-from algoport.errors import UserError
-from algoport.local.artifacts import extract_model, pack_model
+from algoport.errors import AlgoportError, PlatformError, UserError
+from algoport.local.artifacts import ArchiveLimits, extract_model, pack_model
 from algoport.local.layout import ChannelInput, lay_out_job, loopback_hosts
-from algoport.local.processes import ServeProcess, command
+from algoport.local.processes import ServeProcess, command, port_is_free
+from algoport.settings import VARIABLES
 
 
 def progress(message: str) -> None:
@@ -265,13 +266,13 @@ def _forward(stream: IO[bytes], out: TextIO, host: str) -> threading.Thread:
     return thread
 
 
-def prepare_model(model: Path, serve_dir: Path) -> Path:
+def prepare_model(model: Path, serve_dir: Path, limits: ArchiveLimits) -> Path:
     """A fresh ``opt_ml/model`` for serving: a tarball extracted safely, or a directory copied."""
     model_dir = serve_dir / "opt_ml" / "model"
     if model.is_dir():
         shutil.copytree(model, model_dir)
     elif model.is_file():
-        extract_model(model, model_dir)
+        extract_model(model, model_dir, limits)
     else:
         raise UserError(f"Model {model} does not exist; give a model.tar.gz or a model directory.")
     return model_dir
@@ -296,8 +297,25 @@ def start_server(
         capture_logs=capture_logs,
         startup_timeout=240,
     )
+    host = VARIABLES["bind_host"].read(server.environ)
+    # Checked before starting: /ping would be answered by whatever holds the port.
+    if not port_is_free(host, server.port):
+        raise PlatformError(
+            f"Port {server.port} is already in use on {host}; stop what listens there, or "
+            "serve on another port with --port."
+        )
     progress(f"serving {model_dir} on {server.url}")
     server.start()
-    ready = server.wait_until_ready()
+    try:
+        ready = server.wait_until_ready()
+    except RuntimeError:
+        # wait_until_ready raises it when serve ended before /ping answered.
+        assert server.process is not None
+        where = f"its output:\n{server.logs()}" if capture_logs else "its output is above."
+        server.stop()
+        # Its own failure kind is in its output; this one only says it ended.
+        raise AlgoportError(
+            f"serve exited with {server.process.returncode} before answering /ping; {where}"
+        ) from None
     progress(f"/ping answered 200 after {ready:.2f} s")
     return server

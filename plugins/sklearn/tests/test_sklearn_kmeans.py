@@ -87,6 +87,15 @@ def test_msd_is_the_mean_squared_distance_to_the_closest_center(
     assert sklearn_kit.metric(served.stdout, "train:msd") == pytest.approx(train_msd, rel=1e-5)
 
 
+def test_zero_records_answer_zero_predictions(served: Served, sklearn_kit: Any) -> None:
+    empty = np.zeros((0, served.test_x.shape[1]))
+
+    reply = served.post(sklearn_kit.npy(empty), "application/x-npy")
+
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {"predictions": []}
+
+
 def test_a_wrong_feature_count_is_a_400(served: Served, sklearn_kit: Any) -> None:
     reply = served.post(sklearn_kit.csv(served.test_x[:2, :2]))
 

@@ -267,3 +267,29 @@ def test_infinite_features_are_refused(served: Served, sklearn_kit: Any) -> None
     assert reply.json()["error"].startswith(
         "Request: record 1, feature 1 is inf; expected a finite"
     )
+
+
+def test_forests_refuse_features_beyond_float32(served: Served, sklearn_kit: Any) -> None:
+    record = served.test_x[:1].copy()
+    record[0, 1] = 1e39  # finite in float64, infinite in float32
+
+    reply = served.post(sklearn_kit.csv(record), "text/csv")
+
+    if served.algorithm == "random-forest":
+        assert reply.status_code == 400
+        assert reply.json()["error"] == (
+            "Request: record 1, feature 2 is 1e+39; expected a number from -3.4028235e+38 to "
+            "3.4028235e+38: this algorithm computes in float32, where a larger magnitude is "
+            "infinite. Scale the feature down."
+        )
+    else:
+        assert reply.status_code == 200, reply.text
+
+
+def test_zero_records_answer_zero_predictions(served: Served, sklearn_kit: Any) -> None:
+    empty = np.zeros((0, served.test_x.shape[1]))
+
+    reply = served.post(sklearn_kit.npy(empty), "application/x-npy")
+
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {"predictions": []}

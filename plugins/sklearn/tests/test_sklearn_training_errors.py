@@ -3,9 +3,12 @@ reason names the problem, what was expected and what to do."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+
+from algoport.testing import run_train
 
 BINARY = "0,1.0,2.0\n1,2.0,1.0\n0,1.5,2.5\n1,2.5,0.5\n"
 ALMOST_BINARY = "0,1.0,2.0\n1,2.0,1.0\n2,1.5,2.5\n1,2.5,0.5\n"
@@ -15,6 +18,7 @@ ONE_CLASS = "1,1.0,2.0\n1,2.0,1.0\n"
 MISSING_LABEL = "0,1.0,2.0\n,2.0,1.0\n"
 MISSING_FEATURE = "0,1.0,2.0\n1,2.0,\n0,1.5,2.5\n1,2.5,0.5\n"
 THREE_FEATURES = "0,1.0,2.0,3.0\n1,2.0,1.0,0.0\n"
+BEYOND_FLOAT32 = "0,1.0,2.0\n1,2.0,-1e39\n0,1.5,2.5\n1,2.5,0.5\n"
 
 
 @pytest.mark.parametrize(
@@ -118,6 +122,14 @@ THREE_FEATURES = "0,1.0,2.0,3.0\n1,2.0,1.0,0.0\n"
             id="validation-label",
         ),
         pytest.param(
+            "random-forest",
+            {"predictor_type": "binary_classifier", "num_trees": 5},
+            {"train": BEYOND_FLOAT32},
+            "Channel 'train': record 2, feature 2 is -1e+39; expected a number from "
+            "-3.4028235e+38 to 3.4028235e+38: this algorithm computes in float32",
+            id="beyond-float32",
+        ),
+        pytest.param(
             "linear",
             {"predictor_type": "regressor", "feature_dim": 5},
             {"train": BINARY},
@@ -186,4 +198,34 @@ def test_a_supervised_algorithm_refuses_unlabelled_data(training_jobs: Any) -> N
     assert result.failure.startswith(
         "User error: Channel 'train' has no label column (its ContentType is "
         "text/csv;label_size=0); algorithm 'random-forest' learns from labels."
+    )
+
+
+def _train_with_json_values(training_jobs: Any, hyperparameters: dict[str, Any]) -> Any:
+    """Train on a hyperparameters.json written by hand: JSON numbers, booleans, null."""
+    tree = training_jobs.lay_out({}, {"train": BINARY})
+    tree.paths.hyperparameters_file.write_text(json.dumps(hyperparameters))
+    return tree, run_train(tree, "random-forest")
+
+
+def test_json_numbers_and_booleans_are_read_as_their_text(training_jobs: Any) -> None:
+    tree, result = _train_with_json_values(
+        training_jobs,
+        {"predictor_type": "binary_classifier", "num_trees": 5, "max_depth": 3.0,
+         "bootstrap": False, "seed": 7},
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.failure
+    assert (tree.model_dir / "model.skops").exists()
+
+
+def test_a_null_hyperparameter_is_refused(training_jobs: Any) -> None:
+    _, result = _train_with_json_values(
+        training_jobs, {"predictor_type": "binary_classifier", "num_trees": None}
+    )
+
+    assert result.returncode == 2
+    assert result.failure == (
+        "User error: Hyperparameter 'num_trees' is null; expected an integer in [1, 10000]. "
+        "Give a value, or leave it out for its default.\n"
     )

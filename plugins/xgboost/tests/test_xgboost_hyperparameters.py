@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+
+from algoport.testing import run_train
 
 TRAIN = {"train": "1,0.5,2\n0,0.1,3\n1,0.7,1\n0,0.2,5\n"}
 TRAIN_AND_VALIDATION = {**TRAIN, "validation": TRAIN["train"]}
@@ -124,3 +127,31 @@ def test_csv_weights_take_the_column_after_the_label(training_jobs: Any) -> None
     )
 
     assert result.returncode == 0, result.failure
+
+
+def _train_with_json_values(training_jobs: Any, hyperparameters: dict[str, Any]) -> Any:
+    """Train on a hyperparameters.json written by hand: JSON numbers, booleans, lists, null."""
+    tree = training_jobs.lay_out({}, TRAIN_AND_VALIDATION)
+    tree.paths.hyperparameters_file.write_text(json.dumps(hyperparameters))
+    return tree, run_train(tree, "xgboost")
+
+
+def test_json_numbers_booleans_and_lists_are_read_as_their_text(training_jobs: Any) -> None:
+    _, result = _train_with_json_values(
+        training_jobs,
+        {"num_round": 2, "max_depth": 3.0, "eta": 1, "objective": "binary:logistic",
+         "eval_metric": ["auc", "error@0.7"], "one_drop": True},
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.failure
+    assert "#metric validation:error@0.7=" in result.stdout
+
+
+def test_a_null_hyperparameter_is_refused(training_jobs: Any) -> None:
+    _, result = _train_with_json_values(training_jobs, {"num_round": None})
+
+    assert result.returncode == 2
+    assert result.failure == (
+        "User error: Hyperparameter 'num_round' is null; expected an integer in [1, ∞). "
+        "Give a value, or leave it out for its default.\n"
+    )

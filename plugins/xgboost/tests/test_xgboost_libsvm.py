@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from algoport import DataError
 from algoport.channels import Channel
 from algoport.media import MediaType
 from algoport.plugins import ALGORITHMS_GROUP, discover, load_algorithm
-from algoport.testing import ServeProcess
+from algoport.testing import ServeProcess, csv_text, prediction_records
 
 HYPERPARAMETERS = {"num_round": 6, "max_depth": 3, "nthread": 2, "objective": "reg:squarederror"}
 N_FEATURES = 12
@@ -217,3 +218,49 @@ def test_channel_read_of_bad_libsvm_names_the_file_and_line(tmp_path: Path) -> N
     with pytest.raises(DataError) as raised:
         channel.read()
     assert str(raised.value).startswith("Channel 'train', file a.libsvm: libsvm text, line 2 has")
+
+
+def _scores(server: ServeProcess, body: str, content_type: str) -> np.ndarray:
+    reply = post(server, body, content_type)
+    assert reply.status_code == 200, reply.text
+    return np.array([r["score"] for r in prediction_records(reply.content)])
+
+
+def test_a_csv_trained_model_reads_libsvm_index_j_as_csv_column_j(training_jobs: Any) -> None:
+    """Never a per-request guess: a row without index 0 is not read as 1-based."""
+    train_x, train_y = sparse_problem(300, seed=2)
+    tree, result = training_jobs.train(
+        "xgboost", HYPERPARAMETERS, {"train": csv_text(train_x, train_y)}
+    )
+    assert result.returncode == 0, result.failure
+    rows = train_x[:8]
+    # Feature 0 absent from libsvm, empty in CSV: both say "missing"; every other one given.
+    as_libsvm = "".join(
+        " ".join(f"{j}:{float(v)!r}" for j, v in enumerate(row) if j > 0) + "\n" for row in rows
+    )
+    as_csv = "".join("," + ",".join(repr(float(v)) for v in row[1:]) + "\n" for row in rows)
+    metadata = tree.model_dir / "xgboost-metadata.json"
+    assert json.loads(metadata.read_text())["libsvm_index_base"] == 0
+
+    with ServeProcess(tree.model_dir, "xgboost") as server:
+        from_csv = _scores(server, as_csv, "text/csv")
+        from_libsvm = _scores(server, as_libsvm, "text/libsvm")
+    np.testing.assert_array_equal(from_libsvm, from_csv)
+
+    # A model saved before the base was recorded (metadata version 1: null after CSV).
+    old = {**json.loads(metadata.read_text()), "libsvm_index_base": None, "metadata_version": 1}
+    metadata.write_text(json.dumps(old))
+    with ServeProcess(tree.model_dir, "xgboost") as server:
+        np.testing.assert_array_equal(_scores(server, as_libsvm, "text/libsvm"), from_csv)
+
+
+def test_a_one_based_model_refuses_index_0_instead_of_guessing(libsvm_server: Any) -> None:
+    server, _ = libsvm_server
+
+    reply = post(server, "0:1.5 3:0.25\n", "text/libsvm")
+
+    assert reply.status_code == 400
+    assert reply.json()["error"] == (
+        "The libsvm request, line 1 has feature index 0, but indices count from 1 here. "
+        "Indices must all count from 0 or all from 1."
+    )

@@ -11,9 +11,10 @@ Features = npt.NDArray[np.float64]
 
 
 def read_labelled(
-    job: TrainingJob, channel: str, *, allow_missing: bool
+    job: TrainingJob, channel: str, *, allow_missing: bool, largest: float | None = None
 ) -> tuple[Features, Features]:
-    """Features and labels of a channel whose first CSV column is the label."""
+    """Features and labels of a channel whose first CSV column is the label; features are
+    checked as :func:`check_values` says."""
     dataset = job.channel(channel).read()
     if dataset.labels is None:
         raise UserError(
@@ -22,7 +23,7 @@ def read_labelled(
             "labels. Put the label in the first column and use ContentType text/csv."
         )
     features = _as_float(dataset.features)
-    check_values(features, f"Channel {channel!r}", allow_missing=allow_missing)
+    check_values(features, f"Channel {channel!r}", allow_missing=allow_missing, largest=largest)
     return features, _as_float(dataset.labels)
 
 
@@ -36,15 +37,25 @@ def read_unlabelled(job: TrainingJob, channel: str, *, allow_missing: bool) -> F
     return features
 
 
-def check_values(features: Features, where: str, *, allow_missing: bool) -> None:
-    """Refuse infinities always, and missing values (NaN) where the estimator cannot take them."""
+def check_values(
+    features: Features, where: str, *, allow_missing: bool, largest: float | None = None
+) -> None:
+    """Refuse infinities always, missing values (NaN) where the estimator cannot take them,
+    and magnitudes beyond ``largest`` where the estimator computes in a narrower type."""
     bad = np.isinf(features) if allow_missing else ~np.isfinite(features)
+    if largest is not None:
+        bad |= np.abs(features) > largest
     if not bad.any():
         return
     row, column = (int(i) for i in np.argwhere(bad)[0])
     value = float(features[row, column])
     what = "is missing (empty or NaN)" if np.isnan(value) else f"is {value!r}"
-    if allow_missing:
+    if largest is not None and np.isfinite(value):
+        expected = (
+            f"a number from {-largest:.8g} to {largest:.8g}: this algorithm computes in "
+            "float32, where a larger magnitude is infinite. Scale the feature down."
+        )
+    elif allow_missing:
         expected = "a finite number, or empty for a missing value."
     else:
         expected = (

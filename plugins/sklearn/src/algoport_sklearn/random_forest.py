@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any, Final
 
+import numpy as np
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
 from algoport import TrainingJob, hp
@@ -38,6 +39,8 @@ class RandomForest(SupervisedAlgorithm):
     trusted_types = ("sklearn.tree._tree.Tree",)
     # scikit-learn's trees learn where missing values go (scikit-learn >= 1.4).
     allows_missing_values = True
+    # scikit-learn's trees compare features as float32.
+    largest_value = float(np.finfo(np.float32).max)
 
     def own_hyperparameters(self) -> list[hp.HyperParameter]:
         return [

@@ -30,8 +30,13 @@ CONTENT_TYPES: Final = ContentTypes(
 )
 
 
-def request_features(data: Any, feature_count: int, *, allow_missing: bool) -> Features:
-    """The request's records as a float matrix with the model's feature count, or a UserError."""
+def request_features(
+    data: Any, feature_count: int, *, allow_missing: bool, largest: float | None = None
+) -> Features:
+    """The request's records as a float matrix with the model's feature count, or a UserError.
+
+    Zero records are a valid request: the prediction functions below answer zero predictions.
+    """
     try:
         features = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -48,7 +53,7 @@ def request_features(data: Any, feature_count: int, *, allow_missing: bool) -> F
             f"Each record has {count} features; this model was trained on {feature_count}. "
             f"Send {feature_count} feature values per record, without a label.{hint}"
         )
-    check_values(features, "Request", allow_missing=allow_missing)
+    check_values(features, "Request", allow_missing=allow_missing, largest=largest)
     return features
 
 
@@ -64,7 +69,9 @@ def class_predictions(
     the training data happened to hold.
     """
     probabilities = np.zeros((features.shape[0], class_count))
-    probabilities[:, estimator.classes_] = estimator.predict_proba(features)
+    # scikit-learn refuses zero records instead of predicting none.
+    if len(features):
+        probabilities[:, estimator.classes_] = estimator.predict_proba(features)
     labels = probabilities.argmax(axis=1)
     if binary:
         return {"score": probabilities[:, 1], "predicted_label": labels}
@@ -72,12 +79,17 @@ def class_predictions(
 
 
 def regression_predictions(estimator: Any, features: Features) -> Columns:
+    if not len(features):
+        return {"score": np.zeros(0)}
     return {"score": np.asarray(estimator.predict(features), dtype=np.float64)}
 
 
 def cluster_predictions(estimator: Any, features: Features) -> Columns:
     """``closest_cluster`` and its Euclidean ``distance_to_cluster``, as SageMaker's k-means."""
-    distances = estimator.transform(features)
+    if len(features):
+        distances = estimator.transform(features)
+    else:
+        distances = np.zeros((0, estimator.n_clusters))
     closest = distances.argmin(axis=1)
     return {
         "closest_cluster": closest,

@@ -62,6 +62,8 @@ class SupervisedAlgorithm:
     # Types in the saved model beyond skops's defaults (builtins, numpy, scikit-learn estimators).
     trusted_types: ClassVar[Sequence[str]] = ()
     allows_missing_values: ClassVar[bool] = False
+    # The largest feature magnitude the estimator computes with (None: float64's).
+    largest_value: ClassVar[float | None] = None
 
     def own_hyperparameters(self) -> list[hp.HyperParameter]:
         raise NotImplementedError
@@ -107,7 +109,9 @@ class SupervisedAlgorithm:
             warn_ignored("num_classes", num_classes, predictor_type)
             num_classes = None
 
-        features, raw_labels = read_labelled(job, "train", allow_missing=self.allows_missing_values)
+        features, raw_labels = read_labelled(
+            job, "train", allow_missing=self.allows_missing_values, largest=self.largest_value
+        )
         check_feature_count(
             features, hps["feature_dim"], "Channel 'train'", "the feature_dim hyperparameter"
         )
@@ -144,7 +148,7 @@ class SupervisedAlgorithm:
         classes: int | None,
     ) -> tuple[Features, Targets | ClassLabels]:
         features, raw_labels = read_labelled(
-            job, "validation", allow_missing=self.allows_missing_values
+            job, "validation", allow_missing=self.allows_missing_values, largest=self.largest_value
         )
         check_feature_count(features, feature_count, "Channel 'validation'", "like channel 'train'")
         if classes is None:
@@ -159,7 +163,10 @@ class SupervisedAlgorithm:
     @hookimpl
     def predict(self, model: TrainedModel, data: Any) -> Columns:
         features = request_features(
-            data, model.feature_count, allow_missing=self.allows_missing_values
+            data,
+            model.feature_count,
+            allow_missing=self.allows_missing_values,
+            largest=self.largest_value,
         )
         if model.class_count is None:
             return regression_predictions(model.estimator, features)

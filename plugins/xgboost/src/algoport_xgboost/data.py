@@ -18,7 +18,7 @@ import scipy.sparse
 import xgboost as xgb
 
 from algoport import Channel, DataError, UserError
-from algoport_xgboost import libsvm, objectives
+from algoport_xgboost import libsvm, model, objectives
 from algoport_xgboost.peers import LONE_HOST, Peers
 
 log = logging.getLogger("algoport.xgboost")
@@ -84,8 +84,9 @@ class Table:
 class TrainingData:
     train: Table
     validation: Table | None
-    # How libsvm indices were counted (0 or 1); None when training read no libsvm.
-    libsvm_index_base: int | None
+    # The libsvm index of column 0: 0 or 1 as the libsvm data counted, 0 after CSV (a
+    # libsvm request to a CSV-trained model names CSV column j by index j).
+    libsvm_index_base: int
 
 
 def _cuts(n_rows: int, count: int, qid: npt.NDArray[np.int64] | None) -> list[int]:
@@ -227,7 +228,11 @@ def load(
         tables[channel.name] = table
     if several:
         _check_some_host_has_records(tables, peers)
-    return TrainingData(tables[train.name], tables[validation.name] if validation else None, base)
+    return TrainingData(
+        tables[train.name],
+        tables[validation.name] if validation else None,
+        model.UNRECORDED_INDEX_BASE if base is None else base,
+    )
 
 
 def _feature_count(

@@ -5,6 +5,11 @@ anywhere). ``xgboost-metadata.json`` holds the facts serving needs that the boos
 carry: how libsvm indices were counted in training, and how many rounds were kept.
 A model directory from SageMaker's built-in XGBoost (one file, ``xgboost-model``, in
 XGBoost's format) loads too; its facts are read from the booster.
+
+A libsvm request's indices always count as the model's training data did, never guessed
+from the request. Models that do not record it (SageMaker's built-in, and algoport models
+trained on CSV before version 2 of the metadata) read index ``j`` as column ``j``
+(:data:`UNRECORDED_INDEX_BASE`), as XGBoost reads libsvm and as CSV columns count.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ MODEL_FILE = "xgboost-model.ubj"
 METADATA_FILE = "xgboost-metadata.json"
 # Model files tried in order when loading; the last is the built-in algorithm's name.
 MODEL_FILES = (MODEL_FILE, "xgboost-model")
-METADATA_VERSION = 1
+# 2: libsvm_index_base is recorded for every model, 0 after CSV training.
+METADATA_VERSION = 2
+UNRECORDED_INDEX_BASE = 0
 
 
 @dataclass(frozen=True)
@@ -36,8 +43,8 @@ class ModelFacts:
     objective: str
     num_class: int | None
     num_features: int
-    # 0 or 1 when trained on libsvm; None: decide per request (XGBoost's auto rule).
-    libsvm_index_base: int | None = None
+    # The libsvm index of column 0 in training: 0 or 1 after libsvm, 0 after CSV.
+    libsvm_index_base: int = UNRECORDED_INDEX_BASE
     best_iteration: int | None = None
     rounds: int | None = None
     xgboost_version: str = xgb.__version__
@@ -87,4 +94,8 @@ def load(model_dir: Path, nthread: int) -> tuple[xgb.Booster, ModelFacts]:
         return booster, ModelFacts.from_booster(booster)
     stored = json.loads(metadata_path.read_text(encoding="utf-8"))
     known = set(ModelFacts.__dataclass_fields__)
-    return booster, ModelFacts(**{k: v for k, v in stored.items() if k in known})
+    facts = {k: v for k, v in stored.items() if k in known}
+    if facts.get("libsvm_index_base") is None:
+        # Metadata version 1 wrote null after CSV training.
+        facts["libsvm_index_base"] = UNRECORDED_INDEX_BASE
+    return booster, ModelFacts(**facts)

@@ -86,9 +86,8 @@ def request_features(data: Any, facts: model.ModelFacts) -> Features:
     if isinstance(data, libsvm.LibsvmRows):
         if data.n_rows == 0:
             raise UserError("The libsvm request has no records; send one record per line.")
+        # As the model's training data counted, never guessed from the request.
         base = facts.libsvm_index_base
-        if base is None:
-            base = libsvm.index_base(data)
         highest = data.max_index
         if highest is not None and highest - base >= expected:
             raise UserError(
