@@ -162,7 +162,9 @@ class Format:
 
     - ``decode(body, media_type)`` returns what ``predict`` takes (the built-in formats give
       a 2-D ``numpy.ndarray``, one row per record). Raise :class:`algoport.DataError` for a
-      body that does not parse (400).
+      body that does not parse (400). A decoder that can allocate more than the body's
+      size (declared shapes, sparse records made dense) calls
+      :func:`check_decoded_size` with that size before allocating it.
     - ``encode(columns, media_type)`` gets the predictions as columns, already checked
       (name → array of shape ``(n,)`` or ``(n, k)``, the same ``n`` for each), and returns
       the reply's bytes. A column it cannot hold is the algorithm's fault: an error raised
