@@ -286,6 +286,8 @@ class _Decoder:
         label_kind = first.label["values"].WhichOneof("value") if label is not None else None
         if feature_kind not in _FLOAT_TENSORS or label_kind not in (None, *_FLOAT_TENSORS):
             return None  # int32 values are varints: their size depends on the value
+        if len(payloads[0]) < row.size * _FLOAT_TENSORS[feature_kind].itemsize:
+            return None  # sparse: a dense template of its width would cost more than the body
         template = self.record_type()
         getattr(template.features["values"], feature_kind).values.extend([0.0] * row.size)
         features_end = len(template.SerializeToString(deterministic=True))
