@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from algoport.errors import AlgoportError, AlgorithmError, DataError, UserError
+from algoport.errors import AlgoportError, AlgorithmError, DataError, PlatformError, UserError
 from algoport.media import (
     Format,
     FormatRegistry,
@@ -130,7 +130,7 @@ def create_app(
         try:
             host.load(settings.default_accept)
         except BaseException as exc:
-            if isinstance(exc, AlgoportError):
+            if isinstance(exc, PlatformError | UserError):  # configuration: no traceback
                 log.error("cannot serve: %s: %s", exc.kind, exc)
             else:
                 log.error("loading the model failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
