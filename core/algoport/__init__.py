@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from algoport.media import Format as Format
     from algoport.media import Invocation as Invocation
     from algoport.media import MediaType as MediaType
+    from algoport.media import check_decoded_size as check_decoded_size
     from algoport.metrics import Metric as Metric
     from algoport.settings import Variable as Variable
     from algoport.training import TrainingJob as TrainingJob

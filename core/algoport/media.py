@@ -9,13 +9,16 @@ training channels, and resolves a request's ``Content-Type`` and ``Accept`` agai
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 import numpy as np
 
-from algoport.errors import AlgorithmError, PluginError, UserError
+from algoport.errors import AlgorithmError, DataError, PlatformError, PluginError, UserError
+from algoport.settings import MB
 
 Columns = dict[str, np.ndarray]
 NEGOTIATION_CACHE = 256
@@ -27,6 +30,47 @@ class UnsupportedMediaType(UserError):
 
 class NotAcceptable(UserError):
     http_status = 406
+
+
+class DecodedTooLarge(DataError):
+    """A request body would decode into more than the decoded-size limit."""
+
+    http_status = 413
+
+
+# The limit of the request being decoded in this thread; None outside serving (training
+# channels decode into what the data holds).
+_decoded_size_limit: ContextVar[int | None] = ContextVar("decoded_size_limit", default=None)
+
+
+@contextlib.contextmanager
+def decoded_size_limit(limit_bytes: int) -> Iterator[None]:
+    """Within the block, :func:`check_decoded_size` refuses decodes beyond ``limit_bytes``."""
+    token = _decoded_size_limit.set(limit_bytes)
+    try:
+        yield
+    finally:
+        _decoded_size_limit.reset(token)
+
+
+def check_decoded_size(n_bytes: int, what: str) -> None:
+    """Refuse to allocate ``n_bytes`` for a request body beyond serving's decoded-size limit.
+
+    A decoder calls it with the size it is about to allocate (a declared shape times the
+    item size; for several records, the total so far) before allocating it. Beyond the
+    limit (``ALGOPORT_MAX_DECODED_MB``) it raises a DataError answered with a 413 that
+    names the limit and ``what``, e.g. ``"record 3 declares shape [10000000]"``. Outside a
+    request (training, tests) there is no limit and it returns.
+    """
+    limit = _decoded_size_limit.get()
+    if limit is None or n_bytes <= limit:
+        return
+    shown = f"{limit // MB} MB" if limit % MB == 0 else f"{limit / MB:.3g} MB"
+    raise DecodedTooLarge(
+        f"The request body decodes into more than {shown} ({limit} bytes, "
+        f"ALGOPORT_MAX_DECODED_MB): {what}. Send fewer records per request, or raise "
+        "ALGOPORT_MAX_DECODED_MB."
+    )
 
 
 @dataclass(frozen=True)
@@ -118,7 +162,9 @@ class Format:
 
     - ``decode(body, media_type)`` returns what ``predict`` takes (the built-in formats give
       a 2-D ``numpy.ndarray``, one row per record). Raise :class:`algoport.DataError` for a
-      body that does not parse (400).
+      body that does not parse (400). A decoder that can allocate more than the body's
+      size (declared shapes, sparse records made dense) calls
+      :func:`check_decoded_size` with that size before allocating it.
     - ``encode(columns, media_type)`` gets the predictions as columns, already checked
       (name → array of shape ``(n,)`` or ``(n, k)``, the same ``n`` for each), and returns
       the reply's bytes. A column it cannot hold is the algorithm's fault: an error raised
@@ -276,11 +322,32 @@ class FormatRegistry:
             )
         return self.formats[media.essence].format, media
 
+    def default_answer(self, configured: str | None) -> MediaType:
+        """The type of a reply to no ``Accept`` or ``*/*``: ``configured`` when given.
+
+        Raises:
+            PlatformError: ``configured`` (SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT) is not a
+                type the algorithm produces.
+        """
+        if not configured:
+            return MediaType.parse(self.produces[0])
+        try:
+            media = MediaType.parse(configured)
+        except UnsupportedMediaType:
+            media = None
+        if media is None or media.essence not in self.produces:
+            raise PlatformError(
+                f"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT is {configured!r}, which algorithm "
+                f"{self.algorithm!r} does not produce; it produces {', '.join(self.produces)}. "
+                "Set it to one of those, or unset it."
+            )
+        return media
+
     def _encoder(self, accept: str | None, default: str | None) -> tuple[Format, MediaType]:
-        fallback = default if default in self.produces else self.produces[0]
+        fallback = self.default_answer(default)
         ranges = parse_accept(accept) if accept else []
-        if not ranges or all(r.essence == "*/*" for r in ranges):
-            return self.formats[fallback].format, MediaType.parse(fallback)
+        if not ranges or all(r.essence == "*/*" and r.quality > 0 for r in ranges):
+            return self.formats[fallback.essence].format, fallback
         best: tuple[float, int, int] | None = None
         chosen = None
         for rank, essence in enumerate(self.produces):
@@ -294,7 +361,7 @@ class FormatRegistry:
             key = (
                 most_specific.quality,
                 -position,
-                -(0 if is_wildcard and essence == fallback else rank + 1),
+                -(0 if is_wildcard and essence == fallback.essence else rank + 1),
             )
             if best is None or key > best:
                 best, chosen = key, (essence, most_specific)

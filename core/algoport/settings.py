@@ -135,6 +135,11 @@ def _log_level(raw: str) -> int:
 # Stands for defaults that depend on the machine, computed when the settings are read;
 # never a value a variable can take.
 CPU_COUNT = 0
+# Stands for a default derived from SAGEMAKER_MAX_PAYLOAD_IN_MB.
+FROM_PAYLOAD_LIMIT = 0
+# The decoded-size limit's default, per MB of payload limit: every built-in dense form
+# decodes into at most 8 bytes per body byte (CSV "0,", int32 varints), so 16 leaves room.
+DECODED_PER_PAYLOAD = 16
 
 VARIABLES: dict[str, Variable[Any]] = {
     "base_dir": Variable(
@@ -210,12 +215,22 @@ VARIABLES: dict[str, Variable[Any]] = {
         "seconds a client may take to send a request body before a 408 and a closed "
         "connection (a slow sender holds a connection no longer)",
     ),
+    "max_decoded_mb": Variable.integer(
+        "ALGOPORT_MAX_DECODED_MB",
+        FROM_PAYLOAD_LIMIT,
+        1,
+        100_000,
+        "largest array a request body may decode into (declared shapes, sparse records made "
+        "dense), 413 above it",
+        shown_default=f"{DECODED_PER_PAYLOAD} × `SAGEMAKER_MAX_PAYLOAD_IN_MB`",
+    ),
     "default_accept": Variable(
         "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT",
         _optional_text,
         None,
         "a media type",
-        "response type when `Accept` is missing or `*/*`",
+        "response type when `Accept` is missing or `*/*`; one the algorithm produces, or "
+        "serving stops at start-up",
     ),
     "batch": Variable(
         "SAGEMAKER_BATCH", _boolean, False, "true or false", "set by batch transform"
@@ -272,6 +287,7 @@ class Settings:
     timeout_seconds: int
     max_payload_mb: int
     body_timeout_seconds: float
+    max_decoded_mb: int
     default_accept: str | None
     batch: bool
     batch_strategy: str
@@ -285,6 +301,10 @@ class Settings:
     def max_payload_bytes(self) -> int:
         return self.max_payload_mb * MB
 
+    @property
+    def max_decoded_bytes(self) -> int:
+        return self.max_decoded_mb * MB
+
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Parse every variable; the first bad one raises a PlatformError naming it."""
@@ -292,6 +312,8 @@ class Settings:
         values = {field: variable.read(env) for field, variable in VARIABLES.items()}
         if values["workers"] == CPU_COUNT:
             values["workers"] = os.cpu_count() or 1
+        if values["max_decoded_mb"] == FROM_PAYLOAD_LIMIT:
+            values["max_decoded_mb"] = DECODED_PER_PAYLOAD * values["max_payload_mb"]
         if values["max_concurrent_transforms"] == CPU_COUNT:
             values["max_concurrent_transforms"] = values["workers"]
         return cls(**values)

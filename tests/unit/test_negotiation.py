@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 import pytest
 
 from algoport import builtin_formats
-from algoport.errors import PluginError
+from algoport.errors import PlatformError, PluginError
 from algoport.media import (
     ContentTypes,
     Format,
@@ -106,7 +106,6 @@ def test_an_algorithm_that_reads_nothing_says_so_for_a_bodiless_request() -> Non
         (None, "text/csv", "text/csv"),
         ("", "text/csv", "text/csv"),
         ("*/*", "text/csv", "text/csv"),
-        (None, "application/x-npy", "application/json"),
         ("text/csv", None, "text/csv"),
         ("application/json;q=0.5, text/csv;q=0.9", None, "text/csv"),
         ("text/csv, application/json", None, "text/csv"),
@@ -126,7 +125,20 @@ def test_accept_picks_the_best_produced_type(
     assert answered_as(accept, default) == media
 
 
-@pytest.mark.parametrize("accept", ["image/png, text/html", "text/csv;q=0, application/*;q=0"])
+def test_a_default_the_algorithm_does_not_produce_is_a_platform_error() -> None:
+    with pytest.raises(PlatformError) as raised:
+        answered_as(None, "application/x-npy")
+
+    assert raised.value.message == (
+        "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT is 'application/x-npy', which algorithm 'algo' "
+        "does not produce; it produces application/json, text/csv, application/jsonlines. "
+        "Set it to one of those, or unset it."
+    )
+
+
+@pytest.mark.parametrize(
+    "accept", ["image/png, text/html", "text/csv;q=0, application/*;q=0", "*/*;q=0"]
+)
 def test_an_unsatisfiable_accept_is_406_saying_what_is_produced(accept: str) -> None:
     with pytest.raises(NotAcceptable) as raised:
         answered_as(accept)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -119,6 +120,16 @@ def _load(body: bytes | bytearray | memoryview | str, what: str) -> Any:
         raise DataError(
             f"{what} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}."
         ) from None
+    except RecursionError:
+        raise DataError(
+            f"{what} is nested too deeply for the JSON reader; expected instances that are "
+            "lists of numbers."
+        ) from None
+    except ValueError:  # the only other one: an integer too long to convert
+        raise DataError(
+            f"{what} holds an integer of more than {sys.get_int_max_str_digits()} digits; "
+            "expected numbers a float64 can hold."
+        ) from None
 
 
 def _may_hold_booleans(body: bytes | bytearray | memoryview | str) -> bool:
@@ -211,7 +222,10 @@ def _keys(document: dict[str, Any]) -> str:
 
 
 def _show(value: object) -> str:
-    shown = json.dumps(value)
+    try:
+        shown = json.dumps(value)
+    except RecursionError:
+        return "a value nested too deeply to show"
     return shown if len(shown) <= 40 else shown[:37] + "..."
 
 

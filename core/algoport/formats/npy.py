@@ -6,7 +6,9 @@ Pickles are never loaded (``allow_pickle=False``), so object arrays are refused.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping
+from tokenize import TokenError
 from typing import Any, Final
 
 import numpy as np
@@ -24,7 +26,9 @@ def decode_npy(body: bytes | bytearray | memoryview) -> npt.NDArray[Any]:
     """Load a numeric ``.npy`` array; a 1-D array becomes one row (1 × n).
 
     The dtype is kept (bool, integer or float). Arrays of two or more dimensions are
-    returned as they are (rows first); 0-D arrays and non-numeric dtypes are refused.
+    returned as they are (rows first); 0-D arrays and non-numeric dtypes are refused. The
+    header's shape must fit in the bytes that follow it, so decoding never allocates more
+    than the body holds.
     """
     data = bytes(body)
     if data.startswith(_NPZ_MAGIC):
@@ -33,22 +37,46 @@ def decode_npy(body: bytes | bytearray | memoryview) -> npt.NDArray[Any]:
         raise DataError(
             f"NPY body is not a .npy file: it starts with {data[:6]!r}, not {_NPY_MAGIC!r}."
         )
-    try:
-        array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise DataError(
-                "NPY body holds an object array; pickled/object arrays are refused "
-                "(allow_pickle=False). Send a numeric array."
-            ) from None
-        raise DataError(f"NPY body is not a valid .npy file: {error}.") from None
-    except (OSError, EOFError) as error:
-        raise DataError(f"NPY body is not a valid .npy file: {error}.") from None
-    if array.dtype.kind not in "biuf":
-        raise DataError(f"NPY array has dtype {array.dtype}; expected a numeric array.")
-    if array.ndim == 0:
+    stream = io.BytesIO(data)
+    shape, fortran_order, dtype = _header(stream)
+    if dtype.hasobject:
+        raise DataError(
+            "NPY body holds an object array; pickled/object arrays are refused "
+            "(allow_pickle=False). Send a numeric array."
+        )
+    if dtype.kind not in "biuf":
+        raise DataError(f"NPY array has dtype {dtype}; expected a numeric array.")
+    if not shape:
         raise DataError("NPY array is 0-dimensional; expected 1-D (one row) or 2-D (rows).")
+    count = math.prod(shape)
+    available = len(data) - stream.tell()
+    if count * dtype.itemsize > available:
+        raise DataError(
+            f"NPY body is not a valid .npy file: its header declares shape {shape} of "
+            f"{dtype}, {count * dtype.itemsize} bytes, but only {available} bytes follow it."
+        )
+    flat = np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
+    array = flat.reshape(shape, order="F" if fortran_order else "C").copy()
     return array.reshape(1, -1) if array.ndim == 1 else array
+
+
+def _header(stream: io.BytesIO) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    """Shape, Fortran order and dtype from a ``.npy`` header, or a DataError."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            header = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            header = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"format version {version[0]}.{version[1]}, expected 1.0 or 2.0")
+    # numpy parses the header as a Python literal: tokenizer and parser errors get out.
+    except (ValueError, SyntaxError, TokenError, RecursionError, EOFError) as error:
+        raise DataError(f"NPY body is not a valid .npy file: {error}.") from None
+    shape, fortran_order, dtype = header
+    if any(size < 0 for size in shape):
+        raise DataError(f"NPY header declares shape {shape}; sizes cannot be negative.")
+    return shape, bool(fortran_order), dtype
 
 
 def encode_npy(columns: Mapping[str, npt.ArrayLike]) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any, Final, NamedTuple
 
@@ -19,6 +20,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from algoport.errors import DataError
 from algoport.formats import recordio
+from algoport.media import check_decoded_size
 
 __all__ = [
     "decode_label_columns",
@@ -202,16 +204,17 @@ class _Decoder:
         self.count = 0  # records decoded so far
         self.width: int | None = None
         self.labelled: bool | None = None
+        self.densified_bytes = 0  # what sparse tensors made dense have taken so far
 
     def add(
         self, payloads: list[bytes]
     ) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]] | None]:
-        first_count = self.count
+        first_count, first_densified = self.count, self.densified_bytes
         first = self._record(payloads[0])
         fast = self._add_uniform(first, payloads)
         if fast is not None:
             return fast
-        self.count = first_count
+        self.count, self.densified_bytes = first_count, first_densified
         rows: list[npt.NDArray[Any]] = []
         labels: list[npt.NDArray[Any]] = []
         for payload in payloads:
@@ -283,6 +286,8 @@ class _Decoder:
         label_kind = first.label["values"].WhichOneof("value") if label is not None else None
         if feature_kind not in _FLOAT_TENSORS or label_kind not in (None, *_FLOAT_TENSORS):
             return None  # int32 values are varints: their size depends on the value
+        if len(payloads[0]) < row.size * _FLOAT_TENSORS[feature_kind].itemsize:
+            return None  # sparse: a dense template of its width would cost more than the body
         template = self.record_type()
         getattr(template.features["values"], feature_kind).values.extend([0.0] * row.size)
         features_end = len(template.SerializeToString(deterministic=True))
@@ -331,6 +336,7 @@ class _Decoder:
                 "has no shape; a sparse tensor needs its shape."
             )
         size = math.prod(shape)
+        self._check_dense_size(size * np.dtype(dtype).itemsize, shape, what, np.dtype(dtype))
         keys = np.array(tensor.keys, dtype=np.uint64)
         if keys.size != values.size:
             raise DataError(
@@ -345,6 +351,21 @@ class _Decoder:
         dense = np.zeros(size, dtype=dtype)
         dense[keys.astype(np.intp)] = values
         return dense
+
+    def _check_dense_size(
+        self, n_bytes: int, shape: list[int], what: str, dtype: np.dtype[Any]
+    ) -> None:
+        """Refuse a declared shape before allocating it: beyond memory, or the budget."""
+        declared = (
+            f"RecordIO-protobuf record {self.count} {what} tensor declares shape {shape}, "
+            f"{n_bytes} bytes as {dtype}"
+        )
+        self.densified_bytes += n_bytes
+        if self.densified_bytes > n_bytes:
+            declared += f" ({self.densified_bytes} bytes with the records before it)"
+        check_decoded_size(self.densified_bytes, declared)
+        if n_bytes > sys.maxsize:
+            raise DataError(f"{declared}; no array can be that large.")
 
 
 # --------------------------------------------------------------------------- encoding

@@ -16,12 +16,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from algoport.errors import AlgoportError, AlgorithmError, DataError, UserError
+from algoport.errors import AlgoportError, AlgorithmError, DataError, PlatformError, UserError
 from algoport.media import (
     Format,
     FormatRegistry,
     Invocation,
     MediaType,
+    decoded_size_limit,
     prediction_columns,
     record_count,
 )
@@ -57,11 +58,13 @@ class ModelHost:
         self.ready = threading.Event()
         self.error: BaseException | None = None
 
-    def load(self) -> None:
+    def load(self, default_accept: str | None = None) -> None:
+        """Load the formats and the model; ``default_accept`` must be a type produced."""
         log.info("loading model from %s with algorithm %r", self.model_dir, self.algorithm.name)
         try:
-            # A format clash must fail start-up, not a request.
+            # A format clash or an unproducible default must fail start-up, not a request.
             self.formats = self.algorithm.formats()
+            self.formats.default_answer(default_accept)
             self.model = self.algorithm.load(self.model_dir)
         except BaseException as exc:
             self.error = exc
@@ -130,9 +133,12 @@ def create_app(
 
     def load_in_background() -> None:
         try:
-            host.load()
+            host.load(settings.default_accept)
         except BaseException as exc:
-            log.error("loading the model failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
+            if isinstance(exc, PlatformError | UserError):  # configuration: no traceback
+                log.error("cannot serve: %s: %s", exc.kind, exc)
+            else:
+                log.error("loading the model failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
             if on_fatal is not None:
                 on_fatal(exc)
 
@@ -191,9 +197,12 @@ def create_app(
             target_model=headers.get("x-amzn-sagemaker-target-model"),
             inference_id=headers.get("x-amzn-sagemaker-inference-id"),
         )
-        payload = await dispatcher.run(
-            lambda: host.invoke(body, decoder, encoder, invocation), len(body)
-        )
+
+        def invoke() -> bytes:
+            with decoded_size_limit(settings.max_decoded_bytes):
+                return host.invoke(body, decoder, encoder, invocation)
+
+        payload = await dispatcher.run(invoke, len(body))
         response_headers = {}
         if invocation.response_custom_attributes is not None:
             response_headers[CUSTOM_ATTRIBUTES] = invocation.response_custom_attributes
