@@ -294,6 +294,13 @@ def test_numpy_decides_valid_bodies_without_blank_fields(row: str, n_rows: int) 
     assert fast is not None and same(fast, csv._decode_exact(body))
 
 
+@pytest.mark.parametrize("byte", [bytes([b]) for b in range(256)])
+def test_tiers_agree_on_every_byte_in_a_number(byte: bytes) -> None:
+    for token in (byte, b"1" + byte, byte + b"1", b"1" + byte + b"5", b"nan" + byte, b"-" + byte):
+        for body in (token + b",2", b"2," + token, b"3,4\n" + token + b",2", b"3\n" + token):
+            assert_tiers_agree(body)
+
+
 def test_tiers_agree_on_random_fields() -> None:
     rng = np.random.default_rng(1)
     for _ in range(3000):
