@@ -157,6 +157,8 @@ def test_long_bad_values_are_refused_like_short_ones(bad: str) -> None:
         (b"1\x1c,2", "CSV row 1, column 1: '1\\x1c' is not a number."),
         (b"1,2\n3,\xc2\xa04", "CSV row 2, column 2: '\\xa04' is not a number."),
         (b"1,2\n3,4 5", "CSV row 2, column 2: '4 5' is not a number."),
+        ("1,\u20032".encode(), "CSV row 1, column 2: '\\u20032' is not a number."),
+        ("1,2\n3,\u20034".encode(), "CSV row 2, column 2: '\\u20034' is not a number."),
         (b"1,2\r3,4", "CSV row 1, column 2: '2\\r3' is not a number."),
     ],
 )

@@ -33,9 +33,9 @@ _NUMBER: Final = re.compile(
     rb"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[+-]?[0-9]+)?|nan|inf(?:inity)?)",
     re.IGNORECASE,
 )
-# ASCII bytes numpy takes in a number and the reference does not: np.loadtxt trims Unicode
-# spaces (these, and the non-ASCII \x85 and \xa0), numpy's cast from bytes takes 1_000.
-_NUMPY_ONLY_BYTES: Final = (b"\x1c", b"\x1d", b"\x1e", b"\x1f", b"_")
+# Spaces np.loadtxt trims around a number and the reference does not (and, not ASCII,
+# \x85 and \xa0).
+_ASCII_UNICODE_SPACES: Final = (b"\x1c", b"\x1d", b"\x1e", b"\x1f")
 _SHOWN_CHARS: Final = 40
 _FEW_FLOATS: Final = 32
 _MAX_POW10: Final = 22  # 10**22 is the largest power of ten a float64 holds exactly
@@ -129,8 +129,6 @@ def _show(value: bytes) -> str:
 
 def _decode_numpy(text: bytes) -> npt.NDArray[np.float64] | None:
     """The body parsed by numpy, or None where the reference tier must decide."""
-    if not text.isascii() or any(byte in text for byte in _NUMPY_ONLY_BYTES):
-        return None
     try:
         return _numpy_parse(text)
     except ValueError:
@@ -141,12 +139,16 @@ def _decode_numpy(text: bytes) -> npt.NDArray[np.float64] | None:
 
 
 def _numpy_parse(text: bytes) -> npt.NDArray[np.float64] | None:
-    """The body as numpy reads it; None if np.loadtxt skipped a blank line."""
+    """The body as numpy reads it; None where numpy would read it unlike the reference."""
     if b"\n" not in text:  # one line: numpy's cast from bytes costs less than loadtxt
+        if b"_" in text:  # the cast calls float(), which takes 1_000
+            return None
         return np.array(text.split(b","), dtype=np.float64).reshape(1, -1)
+    if not text.isascii() or any(space in text for space in _ASCII_UNICODE_SPACES):
+        return None
     array = np.loadtxt(io.BytesIO(text), dtype=np.float64, delimiter=",", comments=None, ndmin=2)
     newlines = np.count_nonzero(np.frombuffer(text, np.uint8) == ord("\n"))
-    return array if len(array) == newlines + 1 else None
+    return array if len(array) == newlines + 1 else None  # np.loadtxt skips blank lines
 
 
 def _empty_fields_as_nan(text: bytes) -> bytes:
