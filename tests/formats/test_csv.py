@@ -206,7 +206,7 @@ def test_blank_and_ragged_rows_in_large_bodies() -> None:
         decode_csv("\n".join([*["5.25"] * 1000, " ", *["5.25"] * 1000]).encode())
 
 
-# --------------------------------------------------------------------------- numpy agrees
+# --------------------------------------------------------------------------- fast tiers agree
 
 _GOOD_TOKENS = [
     "0",
@@ -260,22 +260,23 @@ _BAD_TOKENS = [
 _ALPHABET = list("0123456789+-.eE naif\t")
 
 
-def tiers(body: bytes) -> tuple[np.ndarray | DataError, np.ndarray | None]:
-    """The reference tier's result or error, and the numpy tier's result."""
+def tiers(body: bytes) -> tuple[np.ndarray | DataError, list[np.ndarray | None]]:
+    """The reference tier's result or error, and the fast tiers' results (plain, numpy)."""
     text = body.rstrip(b" \t\r\x0b\x0c\n")
     try:
         reference: np.ndarray | DataError = csv._decode_exact(text)
     except DataError as error:
         reference = error
-    return reference, csv._decode_numpy(text)
+    return reference, [csv._decode_plain(text), csv._decode_numpy(text)]
 
 
 def assert_tiers_agree(body: bytes) -> None:
-    reference, fast = tiers(body)
-    if isinstance(reference, DataError):
-        assert fast is None, body[:200]
-    elif fast is not None:  # numpy may defer, but never differ
-        assert same(fast, reference), body[:200]
+    reference, fast_tiers = tiers(body)
+    for fast in fast_tiers:
+        if isinstance(reference, DataError):
+            assert fast is None, body[:200]
+        elif fast is not None:  # a fast tier may defer, but never differ
+            assert same(fast, reference), body[:200]
     try:
         decoded: np.ndarray | DataError = decode_csv(body)
     except DataError as error:
@@ -294,6 +295,76 @@ def test_numpy_decides_valid_bodies_without_blank_fields(row: str, n_rows: int) 
     body = "\n".join([row] * n_rows).encode()
     fast = csv._decode_numpy(body)
     assert fast is not None and same(fast, csv._decode_exact(body))
+
+
+def plain_token(rng: np.random.Generator, longest: int) -> str:
+    """A random plain decimal: optional sign, digits (leading zeros too), optional dot."""
+    sign = str(rng.choice(["", "", "-", "+"]))
+    whole = "".join(rng.choice(list("0123456789"), size=rng.integers(0, longest + 1)))
+    fraction = "".join(rng.choice(list("0123456789"), size=rng.integers(0, longest + 1)))
+    if not whole + fraction:
+        whole = "0"
+    if rng.random() < 0.3:
+        return sign + whole + fraction
+    return sign + whole + "." + fraction
+
+
+def fits_plain_tier(token: str) -> bool:
+    digits = token.lstrip("+-").replace(".", "")
+    return len(token) <= csv._MAX_WIDTH and int(digits) <= 2**53
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "17.99,10.38,122.8,1001.0,0.1184,0.2776,0.3001,0.1471,0.2419,0.07871",
+        "-0,+0,-0.0,.5,5.,-.5,+5.,007,-007.250,0",
+        "123456789012345,-1.23456789012345,0.00000000000001,9007199254740992",
+        "7",
+    ],
+)
+@pytest.mark.parametrize("n_rows", [1, 2, 300])
+def test_plain_tier_decides_plain_decimals(row: str, n_rows: int) -> None:
+    body = "\n".join([row] * n_rows).encode()
+    plain = csv._decode_plain(body)
+    assert plain is not None
+    assert same(plain, np.array([[float(t) for t in row.split(",")]] * n_rows))
+    for ending in (b"\n", b"\r\n"):
+        assert same(decode_csv(body.replace(b"\n", ending) + ending), plain)
+
+
+def test_plain_tier_matches_float_on_random_bodies() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(400):
+        n_rows, n_cols = int(rng.integers(1, 40)), int(rng.integers(1, 8))
+        longest = int(rng.choice([7, 9, 10]))  # 7 always fits; 9 and 10 reach 2**53 and more
+        tokens = [[plain_token(rng, longest) for _ in range(n_cols)] for _ in range(n_rows)]
+        body = "\n".join(",".join(row) for row in tokens).encode()
+        plain = csv._decode_plain(body)
+        # it decides exactly when every field fits: the guards refuse no more than they must
+        assert (plain is not None) == all(fits_plain_tier(t) for row in tokens for t in row)
+        if plain is not None:
+            assert same(plain, np.array([[float(t) for t in row] for row in tokens])), body
+        assert_tiers_agree(body)
+
+
+# Each body passes every guard of the plain tier but one, and reads wrong without it.
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"1e5,1.2.3",  # a byte that is not a digit, sign, dot, comma or newline
+        b"1,2\n3,4,5\n6",  # ragged rows whose field count is a multiple of the row count
+        b"1,10000000000000000000",  # wider than an int64's 18 digits
+        b"1-2,1.2.3",  # a sign that does not lead its field
+        b"1.2.3",  # two dots in one field
+        b"1,,2",  # an empty field (NaN)
+        b"-,1",  # no digit
+        b"79444914.049639690,87.444527042777991",  # mantissa above 2**53: rounded twice
+    ],
+)
+def test_plain_tier_defers_what_it_cannot_parse(body: bytes) -> None:
+    assert csv._decode_plain(body) is None
+    assert_tiers_agree(body)
 
 
 @pytest.mark.parametrize("byte", [bytes([b]) for b in range(256)])
