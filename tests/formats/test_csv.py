@@ -298,7 +298,9 @@ def test_numpy_decides_valid_bodies_without_blank_fields(row: str, n_rows: int) 
 
 
 def plain_token(rng: np.random.Generator, longest: int) -> str:
-    """A random plain decimal: optional sign, digits (leading zeros too), optional dot."""
+    """A random plain decimal (optional sign, digits with leading zeros, optional dot) or ''."""
+    if rng.random() < 0.05:
+        return ""
     sign = str(rng.choice(["", "", "-", "+"]))
     whole = "".join(rng.choice(list("0123456789"), size=rng.integers(0, longest + 1)))
     fraction = "".join(rng.choice(list("0123456789"), size=rng.integers(0, longest + 1)))
@@ -309,9 +311,13 @@ def plain_token(rng: np.random.Generator, longest: int) -> str:
     return sign + whole + "." + fraction
 
 
-def fits_plain_tier(token: str) -> bool:
-    digits = token.lstrip("+-").replace(".", "")
-    return len(token) <= csv._MAX_WIDTH and int(digits) <= 2**53
+def fits_plain_tier(tokens: list[list[str]]) -> bool:
+    """Whether every field is plain, and empty ones are neither blank lines nor all."""
+    fields = [token for row in tokens for token in row]
+    digits = [token.lstrip("+-").replace(".", "") for token in fields if token]
+    if not digits or (len(tokens[0]) == 1 and len(digits) < len(fields)):
+        return False
+    return all(len(t) <= csv._MAX_WIDTH for t in fields) and max(map(int, digits)) <= 2**53
 
 
 @pytest.mark.parametrize(
@@ -319,6 +325,7 @@ def fits_plain_tier(token: str) -> bool:
     [
         "17.99,10.38,122.8,1001.0,0.1184,0.2776,0.3001,0.1471,0.2419,0.07871",
         "-0,+0,-0.0,.5,5.,-.5,+5.,007,-007.250,0",
+        ",1,,-2.5,",
         "123456789012345,-1.23456789012345,0.00000000000001,9007199254740992",
         "7",
     ],
@@ -328,7 +335,8 @@ def test_plain_tier_decides_plain_decimals(row: str, n_rows: int) -> None:
     body = "\n".join([row] * n_rows).encode()
     plain = csv._decode_plain(body)
     assert plain is not None
-    assert same(plain, np.array([[float(t) for t in row.split(",")]] * n_rows))
+    expected = [float(t) if t else math.nan for t in row.split(",")]
+    assert same(plain, np.array([expected] * n_rows))
     for ending in (b"\n", b"\r\n"):
         assert same(decode_csv(body.replace(b"\n", ending) + ending), plain)
 
@@ -342,9 +350,10 @@ def test_plain_tier_matches_float_on_random_bodies() -> None:
         body = "\n".join(",".join(row) for row in tokens).encode()
         plain = csv._decode_plain(body)
         # it decides exactly when every field fits: the guards refuse no more than they must
-        assert (plain is not None) == all(fits_plain_tier(t) for row in tokens for t in row)
+        assert (plain is not None) == fits_plain_tier(tokens)
         if plain is not None:
-            assert same(plain, np.array([[float(t) for t in row] for row in tokens])), body
+            expected = [[float(t) if t else math.nan for t in row] for row in tokens]
+            assert same(plain, np.array(expected)), body
         assert_tiers_agree(body)
 
 
@@ -357,7 +366,8 @@ def test_plain_tier_matches_float_on_random_bodies() -> None:
         b"1,10000000000000000000",  # wider than an int64's 18 digits
         b"1-2,1.2.3",  # a sign that does not lead its field
         b"1.2.3",  # two dots in one field
-        b"1,,2",  # an empty field (NaN)
+        b",,\n,,",  # only empty fields (NaN)
+        b"1\n\n2",  # a blank line
         b"-,1",  # no digit
         b"79444914.049639690,87.444527042777991",  # mantissa above 2**53: rounded twice
     ],
