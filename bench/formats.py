@@ -74,9 +74,9 @@ def csv_body(rows: int, columns: int = 30, style: str = "6g", seed: int = 0) -> 
 
 
 def breast_cancer_body(rows: int) -> bytes:
-    """The first ``rows`` rows of the demo data's 30 feature columns (label dropped)."""
-    lines = BREAST_CANCER.read_bytes().splitlines()[:rows]
-    return b"".join(line.split(b",", 1)[1] + b"\n" for line in lines)
+    """``rows`` rows of the demo data's 30 feature columns (label dropped), repeated as needed."""
+    lines = BREAST_CANCER.read_bytes().splitlines()
+    return b"".join(lines[i % len(lines)].split(b",", 1)[1] + b"\n" for i in range(rows))
 
 
 def loadtxt(body: bytes) -> Any:

@@ -50,7 +50,7 @@ _POW10: Final = 10.0 ** np.arange(_MAX_POW10 + 1)
 _SMALL_BODY: Final = 3072
 _PLAIN_BYTES: Final = b"0123456789.+-,\n"
 _MAX_WIDTH: Final = 18  # an int64 holds 18 digits
-_EXACT_MANTISSA: Final = 2**53  # the largest integer below which float64 holds them all
+_EXACT_MANTISSA: Final = 2**53  # float64 holds every integer up to 2**53 exactly
 
 
 def decode_csv(
