@@ -19,10 +19,8 @@ def same(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def big(row: str, n: int = 400) -> bytes:
-    """A body large enough for the vectorised tier."""
-    body = ("\n".join([row] * n) + "\n").encode()
-    assert len(body) >= csv._SMALL_BODY
-    return body
+    """``row`` repeated on ``n`` lines."""
+    return ("\n".join([row] * n) + "\n").encode()
 
 
 # --------------------------------------------------------------------------- accepted input
@@ -48,7 +46,7 @@ def test_bom_spaces_and_missing_values() -> None:
     body = "\ufeff 1 , ,3\n\t4,5 ,\n,,\n".encode()
     expected = np.array([[1, np.nan, 3], [4, 5, np.nan], [np.nan, np.nan, np.nan]])
     assert same(decode_csv(body), expected)
-    # the same through the vectorised tier
+    # the same in a many-row body
     assert same(decode_csv(big(" 1 , ,3\n\t4,5 ,\n,,")), np.tile(expected, (400, 1)))
 
 
@@ -71,42 +69,20 @@ def test_single_column() -> None:
     assert decode_csv(big("7", 3000)).shape == (3000, 1)
 
 
-def test_vectorised_values_are_correctly_rounded() -> None:
+def test_values_are_correctly_rounded() -> None:
     rng = np.random.default_rng(7)
     values = rng.normal(size=(300, 12)) * 10.0 ** rng.integers(-12, 12, size=(300, 12))
     for spec in ("{:.6g}", "{:.15g}", "{:.3e}", "{:.10f}", "{:.0f}", "{:.8E}"):
         text = "\n".join(",".join(spec.format(v) for v in row) for row in values)
         expected = [[float(spec.format(v)) for v in row] for row in values]
-        vectorised = csv._decode_vectorised(text.encode())
-        assert vectorised is not None
-        assert same(vectorised, np.array(expected)), spec
         assert same(decode_csv(text.encode()), np.array(expected)), spec
+        assert same(decode_csv(text.split("\n")[0].encode()), np.array(expected[:1])), spec
 
 
-def parse_long(tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The long-field pass alone on one column of ``tokens``: (values, parsed)."""
-    text = "\n".join(tokens).encode()
-    seps = np.flatnonzero(np.frombuffer(text + b"\n", np.uint8) == 10)
-    lengths = np.diff(seps, prepend=-1) - 1
-    values, parsed = np.zeros(len(tokens)), np.zeros(len(tokens), bool)
-    csv._parse_long_fields(
-        csv._windows(csv._padded(text), csv._LONG_WINDOW, end=0),
-        seps,
-        lengths,
-        np.arange(len(tokens)),
-        values,
-        parsed,
-    )
-    return values, parsed
-
-
-# How programs write doubles in full: the shortest repr, or 16-17 significant digits. Fixed
-# notation with many decimals can hold more than 18 significant digits: float() takes those.
-LONG_SPECS = {"{!r}": True, "{:.17g}": True, "{:.16g}": True, "{:.18f}": False, "{:.19g}": False}
-
-
-@pytest.mark.parametrize(("spec", "vectorised"), LONG_SPECS.items())
-def test_long_values_are_correctly_rounded(spec: str, vectorised: bool) -> None:
+# How programs write doubles in full: the shortest repr, or 16-17 significant digits; fixed
+# notation with many decimals can hold more than 18 significant digits.
+@pytest.mark.parametrize("spec", ["{!r}", "{:.17g}", "{:.16g}", "{:.18f}", "{:.19g}"])
+def test_long_values_are_correctly_rounded(spec: str) -> None:
     rng = np.random.default_rng(11)
     doubles = rng.normal(size=12_000) * 10.0 ** rng.integers(-6, 17, size=12_000)
     tokens = [spec.format(v) for v in doubles.tolist()]
@@ -115,22 +91,15 @@ def test_long_values_are_correctly_rounded(spec: str, vectorised: bool) -> None:
     decoded = decode_csv("\n".join(rows).encode()).ravel()
 
     assert same(decoded, np.array([float(token) for token in tokens]))
-    long = [token for token in tokens if 15 < len(token) <= 32 and "e" not in token]
-    values, parsed = parse_long(long)
-    assert same(values[parsed], np.array([float(token) for token in long])[parsed])
-    if vectorised:
-        assert parsed.mean() > 0.99  # the vectorised pass decides nearly all by itself
 
 
-def test_long_values_halfway_between_doubles_are_left_to_float() -> None:
+def test_long_values_halfway_between_doubles_are_rounded_to_even() -> None:
     halfway = ["9007199254740993", "12345678901234567", "-9007199254740993.000"]
-    _, parsed = parse_long(halfway)
-    assert not parsed.any()
     body = big(",".join(halfway))
     assert same(decode_csv(body)[0], np.array([float(t) for t in halfway]))
 
 
-def test_long_fields_the_vectorised_pass_cannot_take_still_parse() -> None:
+def test_long_fields_parse() -> None:
     tokens = [
         "0.00000000000000000000000012345",  # 26 fractional digits
         "1234567890123456789.5",  # 20 significant digits
@@ -139,9 +108,9 @@ def test_long_fields_the_vectorised_pass_cannot_take_still_parse() -> None:
         "-.12345678901234567",
         "12345678901234567.",
     ]
-    body = big(",".join(tokens))
-    assert same(decode_csv(body)[0], np.array([float(t) for t in tokens]))
-    assert_tiers_agree(body)
+    for body in (big(",".join(tokens)), ",".join(tokens).encode()):
+        assert same(decode_csv(body)[0], np.array([float(t) for t in tokens]))
+        assert_tiers_agree(body)
 
 
 @pytest.mark.parametrize(
@@ -157,10 +126,10 @@ def test_long_fields_the_vectorised_pass_cannot_take_still_parse() -> None:
     ],
 )
 def test_long_bad_values_are_refused_like_short_ones(bad: str) -> None:
-    body = big(f"1,{bad},2")
-    assert_tiers_agree(body)
-    with pytest.raises(DataError, match=r"row 1, column 2: .* is not a number"):
-        decode_csv(body)
+    for body in (big(f"1,{bad},2"), f"1,{bad},2".encode()):
+        assert_tiers_agree(body)
+        with pytest.raises(DataError, match=r"row 1, column 2: .* is not a number"):
+            decode_csv(body)
 
 
 # --------------------------------------------------------------------------- errors
@@ -184,6 +153,13 @@ def test_long_bad_values_are_refused_like_short_ones(bad: str) -> None:
         (b'"1",2', "CSV row 1, column 1: '\"1\"' is not a number."),
         (b"1,\xff", "CSV row 1, column 2: '\\\\xff' is not a number."),
         ("1,\u0661".encode(), "CSV row 1, column 2: '\u0661' is not a number."),
+        # numpy trims Unicode spaces around a number; the CSV language does not
+        (b"1\x1c,2", "CSV row 1, column 1: '1\\x1c' is not a number."),
+        (b"1,2\n3,\xc2\xa04", "CSV row 2, column 2: '\\xa04' is not a number."),
+        (b"1,2\n3,4 5", "CSV row 2, column 2: '4 5' is not a number."),
+        ("1,\u20032".encode(), "CSV row 1, column 2: '\\u20032' is not a number."),
+        ("1,2\n3,\u20034".encode(), "CSV row 2, column 2: '\\u20034' is not a number."),
+        (b"1,2\r3,4", "CSV row 1, column 2: '2\\r3' is not a number."),
     ],
 )
 def test_errors(body: bytes, message: str) -> None:
@@ -210,7 +186,7 @@ def test_long_value_is_truncated_in_message() -> None:
     ],
 )
 def test_errors_in_large_bodies(row: str, message: str) -> None:
-    lines = ["1,2,3"] * 400
+    lines = ["1,2,3"] * 1000  # over _SMALL_BODY: through the plain tier
     lines[250] = row
     body = "\n".join(lines).encode()
     with pytest.raises(DataError, match=re.escape(message.replace("row 1", "row 251"))):
@@ -218,7 +194,7 @@ def test_errors_in_large_bodies(row: str, message: str) -> None:
 
 
 def test_blank_and_ragged_rows_in_large_bodies() -> None:
-    lines = ["1,2,3"] * 400
+    lines = ["1,2,3"] * 1000  # over _SMALL_BODY: through the plain tier
     with pytest.raises(DataError, match=re.escape("CSV row 101 is blank")):
         decode_csv("\n".join([*lines[:100], "", *lines[100:]]).encode())
     with pytest.raises(DataError, match=re.escape("CSV row 5 has 4 columns; expected 3")):
@@ -230,7 +206,7 @@ def test_blank_and_ragged_rows_in_large_bodies() -> None:
         decode_csv("\n".join([*["5.25"] * 1000, " ", *["5.25"] * 1000]).encode())
 
 
-# --------------------------------------------------------------------------- the tiers agree
+# --------------------------------------------------------------------------- fast tiers agree
 
 _GOOD_TOKENS = [
     "0",
@@ -285,21 +261,22 @@ _ALPHABET = list("0123456789+-.eE naif\t")
 
 
 def tiers(body: bytes) -> tuple[np.ndarray | DataError, list[np.ndarray | None]]:
+    """The reference tier's result or error, and the fast tiers' results (plain, numpy)."""
     text = body.rstrip(b" \t\r\x0b\x0c\n")
     try:
         reference: np.ndarray | DataError = csv._decode_exact(text)
     except DataError as error:
         reference = error
-    return reference, [csv._decode_small(text), csv._decode_vectorised(text)]
+    return reference, [csv._decode_plain(text), csv._decode_numpy(text)]
 
 
 def assert_tiers_agree(body: bytes) -> None:
-    reference, fast = tiers(body)
-    for result in fast:
+    reference, fast_tiers = tiers(body)
+    for fast in fast_tiers:
         if isinstance(reference, DataError):
-            assert result is None, body[:200]
-        elif result is not None:  # a fast tier may defer, but never differ
-            assert same(result, reference), body[:200]
+            assert fast is None, body[:200]
+        elif fast is not None:  # a fast tier may defer, but never differ
+            assert same(fast, reference), body[:200]
     try:
         decoded: np.ndarray | DataError = decode_csv(body)
     except DataError as error:
@@ -308,6 +285,103 @@ def assert_tiers_agree(body: bytes) -> None:
         assert isinstance(decoded, DataError) and str(decoded) == str(reference)
     else:
         assert isinstance(decoded, np.ndarray) and same(decoded, reference)
+
+
+@pytest.mark.parametrize("n_rows", [1, 300])
+@pytest.mark.parametrize(
+    "row", ["1,-2.5,3e-05", "0.30000000000000004,1e300", "1,,3", ",2,", " 1 ,\t2, 3", "nan,-inf"]
+)
+def test_numpy_decides_valid_bodies_without_blank_fields(row: str, n_rows: int) -> None:
+    body = "\n".join([row] * n_rows).encode()
+    fast = csv._decode_numpy(body)
+    assert fast is not None and same(fast, csv._decode_exact(body))
+
+
+def plain_token(rng: np.random.Generator, longest: int) -> str:
+    """A random plain decimal (optional sign, digits with leading zeros, optional dot) or ''."""
+    if rng.random() < 0.05:
+        return ""
+    sign = str(rng.choice(["", "", "-", "+"]))
+    whole = "".join(rng.choice(list("0123456789"), size=rng.integers(0, longest + 1)))
+    fraction = "".join(rng.choice(list("0123456789"), size=rng.integers(0, longest + 1)))
+    if not whole + fraction:
+        whole = "0"
+    if rng.random() < 0.3:
+        return sign + whole + fraction
+    return sign + whole + "." + fraction
+
+
+def fits_plain_tier(tokens: list[list[str]]) -> bool:
+    """Whether every field is plain, and empty ones are neither blank lines nor all."""
+    fields = [token for row in tokens for token in row]
+    digits = [token.lstrip("+-").replace(".", "") for token in fields if token]
+    if not digits or (len(tokens[0]) == 1 and len(digits) < len(fields)):
+        return False
+    return all(len(t) <= csv._MAX_WIDTH for t in fields) and max(map(int, digits)) <= 2**53
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "17.99,10.38,122.8,1001.0,0.1184,0.2776,0.3001,0.1471,0.2419,0.07871",
+        "-0,+0,-0.0,.5,5.,-.5,+5.,007,-007.250,0",
+        ",1,,-2.5,",
+        "123456789012345,-1.23456789012345,0.00000000000001,9007199254740992",
+        "7",
+    ],
+)
+@pytest.mark.parametrize("n_rows", [1, 2, 300])
+def test_plain_tier_decides_plain_decimals(row: str, n_rows: int) -> None:
+    body = "\n".join([row] * n_rows).encode()
+    plain = csv._decode_plain(body)
+    assert plain is not None
+    expected = [float(t) if t else math.nan for t in row.split(",")]
+    assert same(plain, np.array([expected] * n_rows))
+    for ending in (b"\n", b"\r\n"):
+        assert same(decode_csv(body.replace(b"\n", ending) + ending), plain)
+
+
+def test_plain_tier_matches_float_on_random_bodies() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(400):
+        n_rows, n_cols = int(rng.integers(1, 40)), int(rng.integers(1, 8))
+        longest = int(rng.choice([7, 9, 10]))  # 7 always fits; 9 and 10 reach 2**53 and more
+        tokens = [[plain_token(rng, longest) for _ in range(n_cols)] for _ in range(n_rows)]
+        body = "\n".join(",".join(row) for row in tokens).encode()
+        plain = csv._decode_plain(body)
+        # it decides exactly when every field fits: the guards refuse no more than they must
+        assert (plain is not None) == fits_plain_tier(tokens)
+        if plain is not None:
+            expected = [[float(t) if t else math.nan for t in row] for row in tokens]
+            assert same(plain, np.array(expected)), body
+        assert_tiers_agree(body)
+
+
+# Each body passes every guard of the plain tier but one, and reads wrong without it.
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"1e5,1.2.3",  # a byte that is not a digit, sign, dot, comma or newline
+        b"1,2\n3,4,5\n6",  # ragged rows whose field count is a multiple of the row count
+        b"1,10000000000000000000",  # wider than an int64's 18 digits
+        b"1-2,1.2.3",  # a sign that does not lead its field
+        b"1.2.3",  # two dots in one field
+        b",,\n,,",  # only empty fields (NaN)
+        b"1\n\n2",  # a blank line
+        b"-,1",  # no digit
+        b"79444914.049639690,87.444527042777991",  # mantissa above 2**53: rounded twice
+    ],
+)
+def test_plain_tier_defers_what_it_cannot_parse(body: bytes) -> None:
+    assert csv._decode_plain(body) is None
+    assert_tiers_agree(body)
+
+
+@pytest.mark.parametrize("byte", [bytes([b]) for b in range(256)])
+def test_tiers_agree_on_every_byte_in_a_number(byte: bytes) -> None:
+    for token in (byte, b"1" + byte, byte + b"1", b"1" + byte + b"5", b"nan" + byte, b"-" + byte):
+        for body in (token + b",2", b"2," + token, b"3,4\n" + token + b",2", b"3\n" + token):
+            assert_tiers_agree(body)
 
 
 def test_tiers_agree_on_random_fields() -> None:
