@@ -27,7 +27,9 @@ from algoport.formats.recordio_protobuf import (
 
 ROUNDS = 5
 ROUND_SECONDS = 0.05
-BREAST_CANCER = Path(__file__).parents[1] / "core/algoport/demo_data/breast_cancer.csv"
+BREAST_CANCER = (
+    Path(__file__).parents[1] / "plugins/xgboost/src/algoport_xgboost/demo_data/breast_cancer.csv"
+)
 
 
 def best_seconds(function: Callable[..., Any], *args: Any) -> float:

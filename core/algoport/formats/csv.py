@@ -58,7 +58,7 @@ def decode_csv(
 ) -> npt.NDArray[np.floating]:
     """Parse a CSV body into a 2-D float array (rows × columns).
 
-    Empty fields (and fields of only spaces) become NaN, XGBoost's missing value. Tolerates a
+    Empty fields (and fields of only spaces) become NaN, a missing value. Tolerates a
     UTF-8 byte order mark, ``\\r\\n`` line ends, spaces around values and blank lines at the
     end. A blank line before the last row is an error: batch transform needs one output line
     per input line, so a line is never skipped silently. Values are parsed as float64 (the
@@ -244,13 +244,14 @@ def _empty_fields_as_nan(text: bytes) -> bytes:
 def encode_csv(columns: Mapping[str, npt.ArrayLike]) -> bytes:
     """One line per record: the columns' values in order, vector columns flattened.
 
-    Each column has shape (n,) or (n, k). Integers and booleans are written without a
-    decimal point (booleans as 1/0), floats in shortest round-trip form (``repr``; float32
-    values in their own shortest form, so 0.1f is ``0.1``), strings as they are, quoted
-    when they contain a comma, quote or line break. Every line ends with ``\\n``.
+    Each column has shape (n,) or (n, k), as ``prediction_columns`` checked. Integers and
+    booleans are written without a decimal point (booleans as 1/0), floats in shortest
+    round-trip form (``repr``; float32 values in their own shortest form, so 0.1f is
+    ``0.1``), strings as they are, quoted when they contain a comma, quote or line break.
+    Every line ends with ``\\n``.
     """
     cells: list[list[str]] = []
-    for array in check_columns(columns, "CSV"):
+    for array in (np.asarray(column) for column in columns.values()):
         if array.ndim == 1:
             cells.append(_csv_cells(array))
         else:
@@ -259,28 +260,6 @@ def encode_csv(columns: Mapping[str, npt.ArrayLike]) -> bytes:
         return b""
     lines = cells[0] if len(cells) == 1 else [",".join(row) for row in zip(*cells, strict=True)]
     return ("\n".join(lines) + "\n").encode()
-
-
-def check_columns(columns: Mapping[str, npt.ArrayLike], what: str) -> list[npt.NDArray[Any]]:
-    """The columns as arrays of shape (n,) or (n, k) with one n; shared by the encoders."""
-    arrays: list[npt.NDArray[Any]] = []
-    n_records: int | None = None
-    first = ""
-    for name, column in columns.items():
-        array = np.asarray(column)
-        if array.ndim not in (1, 2):
-            raise DataError(
-                f"{what} output column {name!r} has shape {array.shape}; expected (n,) or (n, k)."
-            )
-        if n_records is None:
-            n_records, first = array.shape[0], name
-        elif array.shape[0] != n_records:
-            raise DataError(
-                f"{what} output column {name!r} has {array.shape[0]} records; "
-                f"expected {n_records} like column {first!r}."
-            )
-        arrays.append(array)
-    return arrays
 
 
 def python_floats(array: npt.NDArray[Any]) -> list[Any]:
