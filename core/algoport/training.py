@@ -67,7 +67,7 @@ class TrainingJob:
         return latest_checkpoint(self.checkpoint_dir, prefix)
 
     def log_metric(self, name: str, value: float, step: int | None = None) -> None:
-        """Log a metric in the form the regexes of ``algoport spec`` match."""
+        """Log a metric on stdout in the form ``Metric.regex`` (a MetricDefinition) matches."""
         emit_metric(name, value, step)
 
     @property

@@ -6,25 +6,22 @@ Lloyd alone, so the ``local_lloyd_*`` hyperparameters map onto it directly.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 from sklearn.cluster import KMeans as SklearnKMeans
 
-from algoport import ChannelSpec, ContentTypes, Metric, TrainingJob, UserError, hookimpl, hp
+from algoport import ChannelSpec, TrainingJob, UserError, hookimpl, hp
+from algoport_sklearn.base import SklearnAlgorithm
 from algoport_sklearn.data import Features, check_feature_count, read_unlabelled
-from algoport_sklearn.persistence import TrainedModel, load_model, save_model
+from algoport_sklearn.persistence import TrainedModel, save_model
 from algoport_sklearn.scores import CLUSTERING_METRICS, log_clustering
-from algoport_sklearn.serving import CONTENT_TYPES, Columns, cluster_predictions, request_features
+from algoport_sklearn.serving import Columns, cluster_predictions, request_features
 from algoport_sklearn.shared_hyperparameters import FEATURE_DIM, seed
 
 # The declared parameter is the default for jobs whose ContentType is plain text/csv.
 UNLABELLED_CSV = "text/csv;label_size=0"
-
-log = logging.getLogger(__name__)
 
 INIT_METHODS: Final = {"kmeans++": "k-means++", "random": "random"}
 
@@ -34,10 +31,11 @@ CHANNEL_DESCRIPTION: Final = (
 )
 
 
-class KMeans:
+class KMeans(SklearnAlgorithm):
     """Algorithm ``kmeans``: the hooks, as methods of one plugin object."""
 
     name = "kmeans"
+    declared_metrics = CLUSTERING_METRICS
 
     @hookimpl
     def hyperparameters(self) -> list[hp.HyperParameter]:
@@ -95,21 +93,7 @@ class KMeans:
             ),
         )
 
-    @hookimpl
-    def metrics(self) -> list[Metric]:
-        return CLUSTERING_METRICS
-
-    @hookimpl
-    def content_types(self) -> ContentTypes:
-        return CONTENT_TYPES
-
-    @hookimpl
-    def fit(self, job: TrainingJob) -> None:
-        if not job.is_master:
-            log.info(
-                "host %s is not the master host; it does not train", job.resources.current_host
-            )
-            return
+    def train(self, job: TrainingJob) -> None:
         hps = job.hyperparameters
         features = read_unlabelled(job, "train", allow_missing=False)
         check_feature_count(
@@ -140,10 +124,6 @@ class KMeans:
             TrainedModel(algorithm=self.name, estimator=estimator, feature_count=features.shape[1]),
             job.model_dir,
         )
-
-    @hookimpl
-    def load(self, model_dir: Path) -> TrainedModel:
-        return load_model(model_dir, self.name, trusted_types=())
 
     @hookimpl
     def predict(self, model: TrainedModel, data: Any) -> Columns:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
-from algoport import ChannelSpec, ContentTypes, Metric, TrainingJob, hookimpl, hp
+from algoport import ChannelSpec, TrainingJob, hookimpl, hp
+from algoport_sklearn.base import SklearnAlgorithm
 from algoport_sklearn.data import Features, check_feature_count, read_labelled
 from algoport_sklearn.labels import (
     ClassLabels,
@@ -16,10 +16,9 @@ from algoport_sklearn.labels import (
     checked_targets,
     require_two_classes,
 )
-from algoport_sklearn.persistence import TrainedModel, load_model, save_model
+from algoport_sklearn.persistence import TrainedModel, save_model
 from algoport_sklearn.scores import SUPERVISED_METRICS, log_supervised
 from algoport_sklearn.serving import (
-    CONTENT_TYPES,
     Columns,
     class_predictions,
     regression_predictions,
@@ -51,16 +50,14 @@ SUPERVISED_CHANNELS: Sequence[ChannelSpec] = (
 )
 
 
-class SupervisedAlgorithm:
+class SupervisedAlgorithm(SklearnAlgorithm):
     """An algorithm that learns a label from a ``train`` channel.
 
     Subclasses implement the three methods above the hooks; the hooks themselves live
     here, so a subclass never has to repeat the ``@hookimpl`` marker.
     """
 
-    name: ClassVar[str]
-    # Types in the saved model beyond skops's defaults (builtins, numpy, scikit-learn estimators).
-    trusted_types: ClassVar[Sequence[str]] = ()
+    declared_metrics = SUPERVISED_METRICS
     allows_missing_values: ClassVar[bool] = False
     # The largest feature magnitude the estimator computes with (None: float64's).
     largest_value: ClassVar[float | None] = None
@@ -86,22 +83,7 @@ class SupervisedAlgorithm:
     def channels(self) -> Sequence[ChannelSpec]:
         return SUPERVISED_CHANNELS
 
-    @hookimpl
-    def metrics(self) -> list[Metric]:
-        return SUPERVISED_METRICS
-
-    @hookimpl
-    def content_types(self) -> ContentTypes:
-        return CONTENT_TYPES
-
-    @hookimpl
-    def fit(self, job: TrainingJob) -> None:
-        if not job.is_master:
-            # Every host would fit the same model on the same data; only the master's is kept.
-            log.info(
-                "host %s is not the master host; it does not train", job.resources.current_host
-            )
-            return
+    def train(self, job: TrainingJob) -> None:
         hps = job.hyperparameters
         predictor_type: PredictorType = hps["predictor_type"]
         num_classes = hps["num_classes"]
@@ -155,10 +137,6 @@ class SupervisedAlgorithm:
             return features, checked_targets(raw_labels, "validation")
         source = "the classes the model learned"
         return features, checked_classes(raw_labels, predictor_type, "validation", classes, source)
-
-    @hookimpl
-    def load(self, model_dir: Path) -> TrainedModel:
-        return load_model(model_dir, self.name, self.trusted_types)
 
     @hookimpl
     def predict(self, model: TrainedModel, data: Any) -> Columns:
