@@ -21,7 +21,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 # Editable installs: the core with its test tools, the reference plugins, and the
 # fixture plugins the core's own tests select by name.
 PACKAGES = [
-    ".[test,fast]",
+    ".[test,fast,spec]",
     "plugins/sklearn",
     "plugins/xgboost",
     "tests/fixture_plugins/algoport-fixtures",

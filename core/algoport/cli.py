@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -96,6 +97,80 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_spec(args: argparse.Namespace) -> int:
+    from algoport.local.layout import parse_hyperparameters
+    from algoport.plugins import SELECT_VARIABLE, selected_algorithm
+    from algoport.service_model import input_shape
+    from algoport.spec import SpecOptions, create_algorithm_request, render, validation_inputs
+
+    input_shape("CreateAlgorithm")  # without botocore, say so before importing a plugin
+    algorithm = selected_algorithm(args.algorithm or os.environ.get(SELECT_VARIABLE))
+    instance_types = {
+        f"{kind}_instance_types": getattr(args, f"{kind}_instance_type")
+        for kind in ("training", "inference", "transform")
+        if getattr(args, f"{kind}_instance_type")
+    }
+    options = SpecOptions(
+        training_image=args.training_image,
+        name=args.name,
+        inference_image=args.inference_image,
+        training_image_digest=args.training_image_digest,
+        inference_image_digest=args.inference_image_digest,
+        distributed=args.distributed,
+        validation=validation_inputs(
+            role=args.validation_role,
+            train=args.validation_train,
+            transform_input=args.validation_transform_input,
+            output=args.validation_output,
+            hyperparameters=parse_hyperparameters(args.hp),
+        ),
+        **instance_types,
+    )
+    print(render(create_algorithm_request(algorithm, options), args.format))
+    return 0
+
+
+def _add_spec_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    spec = commands.add_parser(
+        "spec",
+        help="print the SageMaker CreateAlgorithm request built from the algorithm's hooks",
+        description="Print the CreateAlgorithm request for an algorithm, built from its "
+        "plugin's declarations and checked against botocore's SageMaker service model.",
+    )
+    spec.add_argument("--algorithm", "-a", help="algorithm name (default: the only one installed)")
+    spec.add_argument("--name", help="AlgorithmName (default: the algorithm's name)")
+    spec.add_argument("--training-image", required=True, metavar="URI")
+    spec.add_argument("--inference-image", metavar="URI", help="default: the training image")
+    spec.add_argument("--training-image-digest", metavar="sha256:HEX")
+    spec.add_argument("--inference-image-digest", metavar="sha256:HEX")
+    for kind in ("training", "inference", "transform"):
+        spec.add_argument(
+            f"--{kind}-instance-type",
+            action="append",
+            metavar="TYPE",
+            help="repeatable; default: ml.m5.xlarge",
+        )
+    spec.add_argument(
+        "--distributed",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="SupportsDistributedTraining (default: no; buyers then train on one instance)",
+    )
+    spec.add_argument("--validation-role", metavar="ARN")
+    spec.add_argument("--validation-train", metavar="S3URI", help="the training channel's data")
+    spec.add_argument("--validation-transform-input", metavar="S3URI")
+    spec.add_argument("--validation-output", metavar="S3URI")
+    spec.add_argument(
+        "--hp",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a validation training job hyperparameter (repeatable)",
+    )
+    spec.add_argument("--format", choices=("json", "python"), default="json")
+    spec.set_defaults(func=cmd_spec)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="algoport",
@@ -115,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plugins.add_argument("--json", action="store_true", help="print JSON for machines")
     plugins.set_defaults(func=cmd_plugins)
+
+    _add_spec_command(commands)
 
     from algoport.local.commands import add_local_commands
 
