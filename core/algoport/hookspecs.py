@@ -54,7 +54,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def hyperparameters() -> Sequence[HyperParameter]:  # type: ignore[empty-body]
     """Declare the hyperparameters the algorithm accepts.
 
-    Runs: when a training job starts, before ``fit``.
+    Runs: when a training job starts, before ``fit``; and in ``algoport spec``, which
+    turns the declarations into CreateAlgorithm's ``SupportedHyperParameters`` (types,
+    ranges, defaults, ``tunable``; aliases are not listed there).
     Return: a sequence of :class:`algoport.hp.HyperParameter` (``hp.Integer``,
     ``hp.Float``, ``hp.Boolean``, ``hp.String``, ``hp.Categorical``, ``hp.List``).
     The core coerces SageMaker's strings to these types, fills defaults, and rejects
@@ -88,7 +90,8 @@ def check_hyperparameters(
 def channels() -> Sequence[ChannelSpec]:  # type: ignore[empty-body]
     """Declare the input channels the algorithm reads.
 
-    Runs: when a training job starts, before ``fit``.
+    Runs: when a training job starts, before ``fit``; and in ``algoport spec``, which
+    turns them into CreateAlgorithm's ``TrainingChannels``.
     Return: a sequence of :class:`algoport.ChannelSpec` (name, required, content types,
     input modes). The core checks ``inputdataconfig.json`` against it: a missing required
     channel, an undeclared channel, an unsupported content type or input mode is a user
@@ -103,8 +106,9 @@ def channels() -> Sequence[ChannelSpec]:  # type: ignore[empty-body]
 def metrics() -> Sequence[Metric]:  # type: ignore[empty-body]
     """Declare the metrics ``fit`` logs with ``job.log_metric``.
 
-    Runs: when the algorithm's declarations are read; they describe its SageMaker
-    ``MetricDefinitions`` (each ``Metric.regex``) and tuning objectives.
+    Runs: in ``algoport spec``, which writes them as CreateAlgorithm's
+    ``MetricDefinitions`` (each ``Metric.regex``) and, for each with an ``objective``,
+    ``SupportedTuningJobObjectiveMetrics``.
     Return: a sequence of :class:`algoport.Metric`. The core writes the regex that matches
     its own metric log lines, so names are all a plugin declares.
     Clash: only the algorithm plugin may implement it; the first non-None result wins.
@@ -188,7 +192,9 @@ def formats() -> Sequence[Format]:  # type: ignore[empty-body]
 def content_types() -> ContentTypes:  # type: ignore[empty-body]
     """Say which media types the algorithm accepts in requests and produces in replies.
 
-    Runs: once at start-up (``train`` and serving).
+    Runs: once at start-up (``train`` and serving), and in ``algoport spec``, which writes
+    ``accepts`` and ``produces`` as the InferenceSpecification's ``SupportedContentTypes``
+    and ``SupportedResponseMIMETypes``.
     Return: :class:`algoport.ContentTypes` with ``accepts`` and ``produces``, each in order
     of preference; every accepted type needs a format that decodes, every produced type
     one that encodes. The first of ``produces`` answers a
