@@ -137,7 +137,9 @@ def _add_spec_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         description="Print the CreateAlgorithm request for an algorithm, built from its "
         "plugin's declarations and checked against botocore's SageMaker service model.",
     )
-    spec.add_argument("--algorithm", "-a", help="algorithm name (default: the only one installed)")
+    spec.add_argument(
+        "--algorithm", "-a", help="default: ALGOPORT_ALGORITHM, else the only one installed"
+    )
     spec.add_argument("--name", help="AlgorithmName (default: the algorithm's name)")
     spec.add_argument("--training-image", required=True, metavar="URI")
     spec.add_argument("--inference-image", metavar="URI", help="default: the training image")

@@ -38,10 +38,10 @@ def input_shape(operation: str) -> Any:
 
 def check_request(operation: str, params: Mapping[str, Any]) -> None:
     """Raise one UserError naming every field that breaks the service model's rules."""
+    shape = input_shape(operation)
     from botocore import __version__
     from botocore.validate import ParamValidator
 
-    shape = input_shape(operation)
     problems = []
     report = ParamValidator().validate(params, shape)
     if report.has_errors():
