@@ -16,23 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from algoport.formats import recordio, recordio_protobuf
-from algoport.testing import SageMakerTree, ServeProcess, run_train
+from algoport.testing import ServeProcess
 
 pytestmark = pytest.mark.e2e
 
 CSV_BODY = b"1.0,2.0\n0.5,-1.0\n"
 RECORDIO = "application/x-recordio-protobuf"
 MB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, linear_data: str) -> Path:
-    tree = SageMakerTree(tmp_path_factory.mktemp("hostile") / "ml")
-    tree.hyperparameters({"epochs": 1})
-    tree.channel("train", {"train.csv": linear_data})
-    result = run_train(tree, "fixture-linear")
-    assert result.returncode == 0, result.failure
-    return tree.model_dir
 
 
 @pytest.fixture(scope="module")

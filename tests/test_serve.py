@@ -8,7 +8,7 @@ import json
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -16,27 +16,13 @@ import numpy as np
 import pytest
 
 from algoport.formats import recordio_protobuf
-from algoport.testing import SageMakerTree, ServeProcess, run_train
+from algoport.testing import ServeProcess
 
 pytestmark = pytest.mark.e2e
 
 ROWS = [[1.0, 2.0], [0.5, -1.0], [-2.0, 0.25]]
 EXPECTED = [3 + 2 * a - b for a, b in ROWS]
 CSV_BODY = "".join(f"{a},{b}\n" for a, b in ROWS).encode()
-
-
-def train_linear(root: Path, data: str, **hps: object) -> Path:
-    tree = SageMakerTree(root)
-    tree.hyperparameters({"epochs": 1, **hps})
-    tree.channel("train", {"train.csv": data})
-    result = run_train(tree, "fixture-linear")
-    assert result.returncode == 0, result.failure
-    return tree.model_dir
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, linear_data: str) -> Path:
-    return train_linear(tmp_path_factory.mktemp("linear") / "ml", linear_data)
 
 
 @pytest.fixture(scope="module")
@@ -284,8 +270,8 @@ def test_algorithm_fault_is_500_without_traceback(tmp_path: Path) -> None:
     assert "Traceback" in logs
 
 
-def test_slow_predict_past_the_timeout_is_504(tmp_path: Path, linear_data: str) -> None:
-    model = train_linear(tmp_path / "ml", linear_data, sleep_seconds=3)
+def test_slow_predict_past_the_timeout_is_504(train_linear: Callable[..., Path]) -> None:
+    model = train_linear(sleep_seconds=3)
     with ServeProcess(model, env={"SAGEMAKER_MODEL_SERVER_TIMEOUT": "1"}) as server:
         reply = server.client.post(
             "/invocations", content=CSV_BODY, headers={"Content-Type": "text/csv"}
@@ -294,8 +280,8 @@ def test_slow_predict_past_the_timeout_is_504(tmp_path: Path, linear_data: str) 
         assert "SAGEMAKER_MODEL_SERVER_TIMEOUT" in reply.json()["error"]
 
 
-def test_ping_answers_while_16_slow_predictions_run(tmp_path: Path, linear_data: str) -> None:
-    model = train_linear(tmp_path / "ml", linear_data, sleep_seconds=2)
+def test_ping_answers_while_16_slow_predictions_run(train_linear: Callable[..., Path]) -> None:
+    model = train_linear(sleep_seconds=2)
     finished: list[int] = []
     # Sleeping predictions wait rather than compute: threads let them overlap.
     with ServeProcess(model, env={"ALGOPORT_PREDICT_THREADS": "16"}) as server:
@@ -322,36 +308,10 @@ def test_ping_answers_while_16_slow_predictions_run(tmp_path: Path, linear_data:
     assert finished == [200] * 16
 
 
-def test_sigterm_drains_in_flight_requests_then_exits_0(tmp_path: Path, linear_data: str) -> None:
-    model = train_linear(tmp_path / "ml", linear_data, sleep_seconds=2)
-    server = ServeProcess(model)
-    server.start()
-    results: list[int] = []
-    try:
-        thread = threading.Thread(
-            target=lambda: results.append(
-                httpx.post(
-                    server.url + "/invocations",
-                    content=CSV_BODY,
-                    headers={"Content-Type": "text/csv"},
-                    timeout=60,
-                ).status_code
-            )
-        )
-        thread.start()
-        time.sleep(0.5)
-        code = server.terminate(timeout=30)
-        thread.join()
-    finally:
-        server.stop()
-    assert results == [200]
-    assert code == 0
-
-
 def test_sigterm_does_not_wait_for_a_prediction_past_the_drain(
-    tmp_path: Path, linear_data: str
+    train_linear: Callable[..., Path],
 ) -> None:
-    model = train_linear(tmp_path / "ml", linear_data, sleep_seconds=60)
+    model = train_linear(sleep_seconds=60)
     server = ServeProcess(model, workers=1)
     server.start()
     try:
@@ -420,9 +380,9 @@ def test_load_failure_exits_non_zero_with_the_cause_logged(tmp_path: Path, worke
 
 
 def test_a_lone_worker_whose_predictions_hang_exits_so_it_is_replaced(
-    tmp_path: Path, linear_data: str
+    train_linear: Callable[..., Path],
 ) -> None:
-    model = train_linear(tmp_path / "ml", linear_data, sleep_seconds=60)
+    model = train_linear(sleep_seconds=60)
     env = {"SAGEMAKER_MODEL_SERVER_TIMEOUT": "1"}
     server = ServeProcess(model, env=env, workers=1)
     server.start()
@@ -441,9 +401,9 @@ def test_a_lone_worker_whose_predictions_hang_exits_so_it_is_replaced(
 
 
 def test_a_worker_whose_predictions_hang_is_replaced_while_serve_runs_on(
-    tmp_path: Path, linear_data: str
+    train_linear: Callable[..., Path],
 ) -> None:
-    model = train_linear(tmp_path / "ml", linear_data, sleep_seconds=60)
+    model = train_linear(sleep_seconds=60)
     env = {"SAGEMAKER_MODEL_SERVER_TIMEOUT": "1"}
     with ServeProcess(model, env=env, workers=2) as server:
         reply = server.client.post(

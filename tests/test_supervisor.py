@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from algoport.local.processes import command, ping
-from algoport.testing import SageMakerTree, ServeProcess, run_train
+from algoport.testing import ServeProcess
 
 pytestmark = [
     pytest.mark.e2e,
@@ -23,20 +23,6 @@ pytestmark = [
 ]
 
 CSV_BODY = b"1.0,2.0\n0.5,-1.0\n"
-
-
-def train_linear(root: Path, data: str, **hps: object) -> Path:
-    tree = SageMakerTree(root)
-    tree.hyperparameters({"epochs": 1, **hps})
-    tree.channel("train", {"train.csv": data})
-    result = run_train(tree, "fixture-linear")
-    assert result.returncode == 0, result.failure
-    return tree.model_dir
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, linear_data: str) -> Path:
-    return train_linear(tmp_path_factory.mktemp("linear") / "ml", linear_data)
 
 
 def _state_and_parent(pid: int) -> tuple[str, int] | None:
@@ -126,9 +112,9 @@ def test_killing_the_master_stops_its_workers(model_dir: Path) -> None:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigterm_refuses_new_connections_while_it_drains(
-    tmp_path: Path, linear_data: str, workers: int
+    train_linear: Callable[..., Path], workers: int
 ) -> None:
-    model = train_linear(tmp_path / "ml", linear_data, sleep_seconds=3)
+    model = train_linear(sleep_seconds=3)
     server = ServeProcess(model, workers=workers)
     server.start()
     results: list[int] = []
