@@ -99,12 +99,13 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def cmd_spec(args: argparse.Namespace) -> int:
     from algoport.local.layout import parse_hyperparameters
-    from algoport.plugins import SELECT_VARIABLE, selected_algorithm
+    from algoport.plugins import selected_algorithm
     from algoport.service_model import input_shape
+    from algoport.settings import VARIABLES
     from algoport.spec import SpecOptions, create_algorithm_request, render, validation_inputs
 
     input_shape("CreateAlgorithm")  # without botocore, say so before importing a plugin
-    algorithm = selected_algorithm(args.algorithm or os.environ.get(SELECT_VARIABLE))
+    algorithm = selected_algorithm(args.algorithm or VARIABLES["algorithm"].read(os.environ))
     instance_types = {
         f"{kind}_instance_types": getattr(args, f"{kind}_instance_type")
         for kind in ("training", "inference", "transform")

@@ -24,10 +24,11 @@ from algoport.hyperparameters import HyperParameterSchema
 from algoport.manifest import Manifest
 from algoport.media import ContentTypes, FormatRegistry, Invocation
 from algoport.metrics import Metric
+from algoport.settings import VARIABLES
 
 ALGORITHMS_GROUP = "algoport.algorithms"
 EXTENSIONS_GROUP = "algoport.extensions"
-SELECT_VARIABLE = "ALGOPORT_ALGORITHM"
+SELECT_VARIABLE = VARIABLES["algorithm"].name
 
 # Hooks that belong to the algorithm alone; extensions may only wrap them.
 ALGORITHM_HOOKS = (

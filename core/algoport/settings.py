@@ -52,6 +52,9 @@ class Variable(Generic[T]):
     # How the README shows the default, when its value alone would not say it.
     shown_default: str | None = None
 
+    def is_set(self, environ: Mapping[str, str]) -> bool:
+        return bool(environ.get(self.name, "").strip())
+
     def read(self, environ: Mapping[str, str]) -> T:
         raw = environ.get(self.name, "").strip()
         if not raw:
@@ -132,11 +135,6 @@ def _log_level(raw: str) -> int:
     return level
 
 
-# Stands for defaults that depend on the machine, computed when the settings are read;
-# never a value a variable can take.
-CPU_COUNT = 0
-# Stands for a default derived from SAGEMAKER_MAX_PAYLOAD_IN_MB.
-FROM_PAYLOAD_LIMIT = 0
 # The decoded-size limit's default, per MB of payload limit: every built-in dense form
 # decodes into at most 8 bytes per body byte (CSV "0,", int32 varints), so 16 leaves room.
 DECODED_PER_PAYLOAD = 16
@@ -190,7 +188,7 @@ VARIABLES: dict[str, Variable[Any]] = {
     "port": Variable.integer("SAGEMAKER_BIND_TO_PORT", 8080, 0, 65535, "serving port"),
     "workers": Variable.integer(
         "SAGEMAKER_MODEL_SERVER_WORKERS",
-        CPU_COUNT,
+        1,  # unset: DERIVED_DEFAULTS
         1,
         512,
         "serving processes",
@@ -217,7 +215,7 @@ VARIABLES: dict[str, Variable[Any]] = {
     ),
     "max_decoded_mb": Variable.integer(
         "ALGOPORT_MAX_DECODED_MB",
-        FROM_PAYLOAD_LIMIT,
+        DECODED_PER_PAYLOAD * 6,  # unset: DERIVED_DEFAULTS
         1,
         100_000,
         "largest array a request body may decode into (declared shapes, sparse records made "
@@ -244,7 +242,7 @@ VARIABLES: dict[str, Variable[Any]] = {
     ),
     "max_concurrent_transforms": Variable.integer(
         "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS",
-        CPU_COUNT,
+        1,  # unset: DERIVED_DEFAULTS
         1,
         256,
         "batch transform's parallel requests, reported by `/execution-parameters`",
@@ -268,6 +266,15 @@ VARIABLES: dict[str, Variable[Any]] = {
         "requests whose decode-predict-encode takes less run on the event loop, skipping "
         "the thread hand-off (0 = never)",
     ),
+}
+
+
+# Defaults that depend on the machine or on other settings, filled in this order when the
+# variable is unset (README shows them through ``shown_default``).
+DERIVED_DEFAULTS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "workers": lambda values: os.cpu_count() or 1,
+    "max_decoded_mb": lambda values: DECODED_PER_PAYLOAD * values["max_payload_mb"],
+    "max_concurrent_transforms": lambda values: values["workers"],
 }
 
 
@@ -310,12 +317,9 @@ class Settings:
         """Parse every variable; the first bad one raises a PlatformError naming it."""
         env = os.environ if environ is None else environ
         values = {field: variable.read(env) for field, variable in VARIABLES.items()}
-        if values["workers"] == CPU_COUNT:
-            values["workers"] = os.cpu_count() or 1
-        if values["max_decoded_mb"] == FROM_PAYLOAD_LIMIT:
-            values["max_decoded_mb"] = DECODED_PER_PAYLOAD * values["max_payload_mb"]
-        if values["max_concurrent_transforms"] == CPU_COUNT:
-            values["max_concurrent_transforms"] = values["workers"]
+        for field, derive in DERIVED_DEFAULTS.items():
+            if not VARIABLES[field].is_set(env):
+                values[field] = derive(values)
         return cls(**values)
 
 

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from algoport.errors import UserError
 from algoport.files import atomic_write
-
-MB = 1024 * 1024
+from algoport.settings import MB
 
 
 @dataclass(frozen=True)

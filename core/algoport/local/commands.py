@@ -10,9 +10,10 @@ from typing import Any
 
 from algoport.errors import UserError
 from algoport.local import runner
-from algoport.local.artifacts import MB, ArchiveLimits
+from algoport.local.artifacts import ArchiveLimits
 from algoport.local.layout import DISTRIBUTIONS, ChannelInput, parse_hyperparameters
 from algoport.local.transform import TransformResult, TransformSettings, run_transform
+from algoport.settings import MB
 
 DEFAULT_WORKDIR = Path("algoport-local")
 
