@@ -109,6 +109,24 @@ def test_a_failed_host_is_reported_with_its_failure_file(tmp_path: Path, linear_
     assert "host 127.0.0.1 exited" not in result.stdout
 
 
+def test_sharded_input_on_several_hosts_is_refused_by_a_one_host_algorithm(
+    tmp_path: Path, five_files: Path
+) -> None:
+    result = subprocess.run(
+        [*command("algoport"), "local", "train", "-a", "random-forest", "--hosts", "2",
+         "--hp", "predictor_type=regressor", "--content-type", "text/csv",
+         "-c", f"train={five_files}", "--distribution", "ShardedByS3Key",
+         "--workdir", str(tmp_path / "work")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (
+        "User error: Channel 'train' is ShardedByS3Key over 2 hosts, but algorithm "
+        "'random-forest' trains on one host"
+    ) in result.stdout
+
+
 def test_one_host_keeps_the_single_tree_layout(tmp_path: Path, linear_data: str) -> None:
     train = tmp_path / "train.csv"
     train.write_text(linear_data)

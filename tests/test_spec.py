@@ -91,6 +91,8 @@ def test_reference_algorithm_request_validates_and_round_trips(name: str) -> Non
     assert training["MetricDefinitions"] == [
         {"Name": m.name, "Regex": m.regex} for m in algorithm.metrics
     ]
+    # Only XGBoost builds one model from several hosts' data (see its capabilities hook).
+    assert training["SupportsDistributedTraining"] is (name == "xgboost")
     formats = algorithm.formats()
     inference = params["InferenceSpecification"]
     assert inference["SupportedContentTypes"] == list(formats.accepts)

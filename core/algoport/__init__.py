@@ -17,6 +17,7 @@ from algoport.version import __version__ as __version__
 # each name is imported from its home on first use (see __getattr__).
 if TYPE_CHECKING:
     from algoport import hp as hp
+    from algoport.capabilities import Capabilities as Capabilities
     from algoport.channels import Channel as Channel
     from algoport.channels import ChannelSpec as ChannelSpec
     from algoport.contract import ResourceConfig as ResourceConfig

@@ -117,7 +117,6 @@ def cmd_spec(args: argparse.Namespace) -> int:
         inference_image=args.inference_image,
         training_image_digest=args.training_image_digest,
         inference_image_digest=args.inference_image_digest,
-        distributed=args.distributed,
         validation=validation_inputs(
             role=args.validation_role,
             train=args.validation_train,
@@ -153,12 +152,6 @@ def _add_spec_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
             metavar="TYPE",
             help="repeatable; default: ml.m5.xlarge",
         )
-    spec.add_argument(
-        "--distributed",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="SupportsDistributedTraining (default: no; buyers then train on one instance)",
-    )
     spec.add_argument("--validation-role", metavar="ARN")
     spec.add_argument("--validation-train", metavar="S3URI", help="the training channel's data")
     spec.add_argument("--validation-transform-input", metavar="S3URI")

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from algoport.capabilities import Capabilities
     from algoport.channels import Channel, ChannelSpec
     from algoport.hyperparameters import HyperParameter
     from algoport.media import ContentTypes, Format, Invocation
@@ -202,5 +203,21 @@ def content_types() -> ContentTypes:  # type: ignore[empty-body]
     names another it produces.
     Not implemented: every type with a decoder is accepted and every type with an encoder
     is produced, ``application/json`` first.
+    Clash: only the algorithm plugin may implement it; the first non-None result wins.
+    """
+
+
+@hookspec(firstresult=True)
+def capabilities() -> Capabilities:  # type: ignore[empty-body]
+    """Declare what the algorithm can do beyond the baseline: several hosts, row by row.
+
+    Runs: when a training job starts, before ``fit``; when a serving worker loads the
+    model; and in ``algoport spec``.
+    Return: :class:`algoport.Capabilities`. ``distributed_training=True`` says ``fit``
+    combines every host's data when the job has several hosts; without it, several hosts
+    with a ``ShardedByS3Key`` channel are a user error before ``fit`` runs, and ``algoport
+    spec`` writes ``SupportsDistributedTraining: false``. ``independent_rows=True`` says a
+    record's prediction never depends on the other records of its request.
+    Not implemented: ``Capabilities()``, every field false, which is never wrong.
     Clash: only the algorithm plugin may implement it; the first non-None result wins.
     """

@@ -18,6 +18,7 @@ from typing import Any
 import pluggy
 
 from algoport import builtin_formats, hookspecs
+from algoport.capabilities import Capabilities
 from algoport.channels import Channel, ChannelSpec
 from algoport.errors import AlgoportError, AlgorithmError, PluginError, UserError
 from algoport.hyperparameters import HyperParameterSchema
@@ -40,6 +41,7 @@ ALGORITHM_HOOKS = (
     "load",
     "predict",
     "content_types",
+    "capabilities",
 )
 REQUIRED_HOOKS = ("load", "predict")
 
@@ -255,6 +257,18 @@ class Algorithm:
     @cached_property
     def metrics(self) -> list[Metric]:
         return list(self._declared("metrics") or ())
+
+    @cached_property
+    def capabilities(self) -> Capabilities:
+        declared = self._declared("capabilities")
+        if declared is None:
+            return Capabilities()
+        if not isinstance(declared, Capabilities):
+            raise AlgorithmError(
+                f"Algorithm {self.name!r} declared capabilities {declared!r}; expected "
+                "algoport.Capabilities."
+            )
+        return declared
 
     def formats(self) -> FormatRegistry:
         """Build the algorithm's format registry: every plugin's formats, clashes refused.

@@ -58,7 +58,6 @@ class SpecOptions:
     training_instance_types: Sequence[str] = (DEFAULT_INSTANCE_TYPE,)
     inference_instance_types: Sequence[str] = (DEFAULT_INSTANCE_TYPE,)
     transform_instance_types: Sequence[str] = (DEFAULT_INSTANCE_TYPE,)
-    distributed: bool = False
     validation: ValidationInputs | None = None
 
 
@@ -105,7 +104,7 @@ def create_algorithm_request(algorithm: Algorithm, options: SpecOptions) -> dict
             for spec in algorithm.hyperparameters.declared.values()
         ],
         "SupportedTrainingInstanceTypes": list(options.training_instance_types),
-        "SupportsDistributedTraining": options.distributed,
+        "SupportsDistributedTraining": algorithm.capabilities.distributed_training,
         "MetricDefinitions": [
             {"Name": metric.name, "Regex": metric.regex} for metric in algorithm.metrics
         ],

@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -99,6 +99,7 @@ def prepare_job(algorithm: Algorithm, config: JobConfig, settings: Settings) -> 
     hyperparameters = schema.coerce(
         raw, check=lambda values: algorithm.check_hyperparameters(values, channels)
     )
+    check_sharding(algorithm, channels, config.resources)
     objective = raw.get(TUNING_OBJECTIVE_KEY)
     paths = config.paths
     return TrainingJob(
@@ -116,6 +117,21 @@ def prepare_job(algorithm: Algorithm, config: JobConfig, settings: Settings) -> 
         resources=config.resources,
         paths=paths,
     )
+
+
+def check_sharding(
+    algorithm: Algorithm, channels: Mapping[str, Channel], resources: ResourceConfig
+) -> None:
+    """Refuse sharded input on several hosts unless ``fit`` combines every host's data."""
+    if len(resources.hosts) < 2 or algorithm.capabilities.distributed_training:
+        return
+    sharded = [name for name, c in channels.items() if c.distribution == "ShardedByS3Key"]
+    if sharded:
+        raise UserError(
+            f"Channel {sharded[0]!r} is ShardedByS3Key over {len(resources.hosts)} hosts, but "
+            f"algorithm {algorithm.name!r} trains on one host, so the other hosts' shards "
+            "would be lost. Use S3DataDistributionType FullyReplicated, or one instance."
+        )
 
 
 def _start_line(job: TrainingJob, algorithm: Algorithm) -> str:

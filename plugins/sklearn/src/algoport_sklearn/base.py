@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from algoport import ContentTypes, Metric, TrainingJob, hookimpl
+from algoport import Capabilities, ContentTypes, Metric, TrainingJob, hookimpl
 from algoport_sklearn.persistence import TrainedModel, load_model
 from algoport_sklearn.serving import CONTENT_TYPES
 
@@ -34,6 +34,10 @@ class SklearnAlgorithm:
     @hookimpl
     def content_types(self) -> ContentTypes:
         return CONTENT_TYPES
+
+    @hookimpl
+    def capabilities(self) -> Capabilities:
+        return Capabilities(independent_rows=True)
 
     @hookimpl
     def fit(self, job: TrainingJob) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from algoport import (
+    Capabilities,
     ChannelSpec,
     ContentTypes,
     Format,
@@ -118,3 +119,9 @@ def formats() -> Sequence[Format]:
 @hookimpl
 def content_types() -> ContentTypes:
     return ContentTypes(accepts=ACCEPTS, produces=PRODUCES)
+
+
+@hookimpl
+def capabilities() -> Capabilities:
+    # Several hosts train one booster through XGBoost's collective (cluster.py).
+    return Capabilities(distributed_training=True, independent_rows=True)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from algoport import (
+    Capabilities,
     ChannelSpec,
     Invocation,
     Metric,
@@ -59,6 +60,12 @@ def channels() -> list[ChannelSpec]:
 @hookimpl
 def metrics() -> list[Metric]:
     return [Metric(name="validation:mse", objective="Minimize")]
+
+
+@hookimpl
+def capabilities() -> Capabilities:
+    # Every host fits on its own shard, so the multi-host layout can be tested with it.
+    return Capabilities(distributed_training=True)
 
 
 @hookimpl
