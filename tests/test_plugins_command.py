@@ -87,3 +87,17 @@ def test_extension_that_claims_an_algorithm_hook_is_refused(
     assert result.failure is not None
     assert "Extension 'greedy' (algoport-greedy 0.1" in result.failure
     assert "implements 'predict', which belongs to the algorithm" in result.failure
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    # As `algoport plugins | head -0`: nobody reads the listing.
+    process = subprocess.Popen(
+        [*command("algoport"), "plugins"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    process.stdout.close()
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 141
+    assert stderr == ""
