@@ -21,6 +21,11 @@ A plugin's tests need two packages beyond the plugin: pytest, and httpx for
         assert len(prediction_records(reply.content)) == 1
 
 ``SageMakerTree`` lays out a job by hand when one file per channel is not enough.
+``check_algorithm`` runs every check of ``algoport check`` and returns a ``CheckResult``::
+
+    def test_conforms(tmp_path):
+        result = check_algorithm("my-algorithm", {"train": "tests/data/train.csv"})
+        assert not result.failed, result.report()
 """
 
 from __future__ import annotations
@@ -37,14 +42,19 @@ import numpy as np
 import pytest
 
 from algoport.contract import ContractPaths
+from algoport.local.check import check_algorithm
+from algoport.local.check_result import Check, CheckResult
 from algoport.local.processes import ServeProcess, command, find_free_port
 from algoport.metrics import PREFIX as METRIC_PREFIX
 
 __all__ = [
+    "Check",
+    "CheckResult",
     "SageMakerTree",
     "ServeProcess",
     "TrainResult",
     "TrainingJobs",
+    "check_algorithm",
     "command",
     "csv_text",
     "find_free_port",

@@ -236,8 +236,8 @@ def _check_drain(
         problem = f"serve still ran {STOP_SECONDS:g} s after SIGTERM"
     elif code != 0:
         problem = f"serve exited {code} after SIGTERM; expected 0"
-    elif replies and not (isinstance(replies[0], Reply) and replies[0].status == 200):
-        problem = f"the request in flight got {replies[0]!r} instead of a 200"
+    elif replies and not isinstance(replies[0], Reply):
+        problem = f"the request in flight got no answer: {replies[0]}"
     result.record(name, problem, "exit 0" + (", the request in flight answered" if replies else ""))
 
 
