@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from algoport.errors import UserError
-from algoport.local import check_serving, check_training
+from algoport.local import check_serving, check_training, runner
 from algoport.local.check_result import CheckResult
 from algoport.local.commands import add_job_arguments, channel_inputs
 from algoport.local.layout import ChannelInput, parse_hyperparameters
@@ -78,9 +78,11 @@ def run_checks(
     workdir: Path,
     stop_seconds: float,
 ) -> CheckResult:
+    """Every check, its jobs and servers in a new directory under ``workdir``."""
     if not channels:
         raise UserError("Nothing to train on; give the training data with --channel NAME=PATH.")
     samples = {MediaType.parse(kind).essence: path for kind, path in inputs.items()}
+    workdir = runner.new_job_dir(workdir, "check")
     algorithm = selected_algorithm(name)
     result = CheckResult(algorithm.name)
     registry = algorithm.formats()

@@ -127,14 +127,14 @@ def check_serving(
         for server in servers:
             server.start()
         realtime, batch = servers
+        # What serve answers a request with no Accept (it inherits this environment).
+        default = registry.default_answer(VARIABLES["default_accept"].read(os.environ)).essence
         if _ready(result, "serve: /ping answers 200", realtime):
-            default = registry.default_answer(VARIABLES["default_accept"].read(os.environ)).essence
             samples = _samples(registry, features, inputs)
             _check_requests(result, realtime.url, registry, samples, default)
             _check_bad_requests(result, realtime.url, registry, samples, features)
             _check_drain(result, realtime, samples)
         if _ready(result, "batch: /ping answers 200", batch):
-            default = registry.default_answer(VARIABLES["default_accept"].read(os.environ)).essence
             _check_batch(result, batch.url, registry, features, default, workdir / "batch")
     finally:
         for server in servers:
@@ -277,5 +277,6 @@ def _check_batch(
     problem = None
     if count is not None and count != len(rows):
         problem = f"{count} output records for {len(rows)} input records ({default})"
-    shown = f"{len(rows)} records of {sample.content_type} in {outcome.batches} requests"
+    requests = f"{outcome.batches} request" + ("s" if outcome.batches != 1 else "")
+    shown = f"{len(rows)} records of {sample.content_type} in {requests}"
     result.record(name, problem, f"{shown} → {count if count is not None else '?'} {default}")
