@@ -145,8 +145,10 @@ def _ready(result: CheckResult, name: str, server: ServeProcess) -> bool:
     try:
         seconds = server.wait_until_ready()
     except (RuntimeError, TimeoutError) as exc:
-        lines = [line for line in str(exc).splitlines() if line.strip()]
-        return result.record(name, " / ".join(lines[:1] + lines[-2:]))
+        # The first line says how serve ended; its first logged error says why.
+        first, *logged = str(exc).splitlines() or [""]
+        errors = [line.partition(" ERROR ")[2] for line in logged if " ERROR " in line]
+        return result.record(name, "; ".join([first.rstrip(":"), *errors[:1]]))
     return result.record(name, None, f"after {seconds:.1f} s")
 
 

@@ -100,7 +100,12 @@ def reply_records(content_type: str, body: bytes) -> int | None:
     """How many records a reply of a built-in type holds; None for another type."""
     essence = MediaType.parse(content_type).essence
     if essence == "application/json":
-        return sum(len(json.loads(line)["predictions"]) for line in body.splitlines() if line)
+        try:
+            return len(json.loads(body)["predictions"])
+        except json.JSONDecodeError:
+            # Replies joined by lines: a batch transform's output.
+            lines = [line for line in body.splitlines() if line.strip()]
+            return sum(len(json.loads(line)["predictions"]) for line in lines)
     if essence in ("text/csv", "application/jsonlines"):
         return len(body.splitlines())
     if essence == "application/x-recordio-protobuf":
