@@ -12,6 +12,7 @@ import pytest
 
 import algoport
 from algoport import hookspecs, hp
+from algoport.testing import check_algorithm
 
 MANUAL = Path(__file__).resolve().parents[1] / "docs" / "plugin-authors.md"
 # Objects the core builds and hands to a plugin: documented by what they hold, not how
@@ -88,3 +89,8 @@ def test_objects_handed_to_plugins_are_described_by_all_they_hold(name: str) -> 
     text = sections()[name]
     missing = sorted(m for m in members if f"`{m}" not in text and f".{m}(" not in text)
     assert missing == [], f"the manual's {name} section does not mention {missing}"
+
+
+def test_check_algorithm_is_a_heading_with_its_arguments() -> None:
+    heading = "check_algorithm" + signature(check_algorithm)
+    assert heading in sections(), f"docs/plugin-authors.md lacks ### `{heading}`"

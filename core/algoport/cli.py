@@ -190,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_spec_command(commands)
 
+    from algoport.local.check import add_check_command
+
+    add_check_command(commands)
+
     from algoport.local.commands import add_local_commands
 
     add_local_commands(commands)

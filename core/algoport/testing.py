@@ -21,17 +21,23 @@ A plugin's tests need two packages beyond the plugin: pytest, and httpx for
         assert len(prediction_records(reply.content)) == 1
 
 ``SageMakerTree`` lays out a job by hand when one file per channel is not enough.
+``check_algorithm`` runs every check of ``algoport check`` and returns a ``CheckResult``::
+
+    def test_conforms(tmp_path):
+        result = check_algorithm("my-algorithm", {"train": "tests/data/train.csv"})
+        assert not result.failed, result.report()
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -40,11 +46,18 @@ from algoport.contract import ContractPaths
 from algoport.local.processes import ServeProcess, command, find_free_port
 from algoport.metrics import PREFIX as METRIC_PREFIX
 
+if TYPE_CHECKING:
+    from algoport.local.check import check_algorithm
+    from algoport.local.check_result import Check, CheckResult
+
 __all__ = [
+    "Check",
+    "CheckResult",
     "SageMakerTree",
     "ServeProcess",
     "TrainResult",
     "TrainingJobs",
+    "check_algorithm",
     "command",
     "csv_text",
     "find_free_port",
@@ -53,6 +66,22 @@ __all__ = [
     "run_train",
     "sagemaker_string",
 ]
+
+
+# The check imports the serving stack; as this module is loaded into every pytest session
+# (a pytest11 plugin), only a test that uses the check pays for it.
+_CHECK_NAMES = {
+    "check_algorithm": "algoport.local.check",
+    "Check": "algoport.local.check_result",
+    "CheckResult": "algoport.local.check_result",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _CHECK_NAMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'algoport.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
 
 
 def sagemaker_string(value: Any, *, json_encoded: bool = False) -> str:

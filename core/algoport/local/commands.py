@@ -37,20 +37,26 @@ def _per_channel(
     return values
 
 
-def _channels(args: argparse.Namespace) -> list[ChannelInput]:
+def channel_inputs(
+    args: argparse.Namespace, distributions: dict[str, str] | None = None
+) -> list[ChannelInput]:
+    """The channels of :func:`add_job_arguments`, with each one's S3DistributionType."""
     types = _per_channel(
         args, args.content_type, args.channel_content_type, "--channel-content-type"
-    )
-    distributions = _per_channel(
-        args, args.distribution, args.channel_distribution, "--channel-distribution"
     )
     return [ChannelInput.parse(text, types, distributions) for text in args.channel]
 
 
-def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--algorithm", "-a", help="algorithm name (default: the only one installed)"
+def _channels(args: argparse.Namespace) -> list[ChannelInput]:
+    distributions = _per_channel(
+        args, args.distribution, args.channel_distribution, "--channel-distribution"
     )
+    return channel_inputs(args, distributions)
+
+
+def add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """A training job's data and hyperparameters: ``--channel``, ``--content-type``,
+    ``--channel-content-type`` and ``--hp`` (``algoport local`` and ``algoport check``)."""
     parser.add_argument(
         "--channel",
         "-c",
@@ -68,6 +74,20 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help="ContentType of one channel (repeatable)",
     )
     parser.add_argument(
+        "--hp",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a hyperparameter, passed as the string SageMaker would pass (repeatable)",
+    )
+
+
+def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--algorithm", "-a", help="algorithm name (default: the only one installed)"
+    )
+    add_job_arguments(parser)
+    parser.add_argument(
         "--distribution",
         choices=DISTRIBUTIONS,
         help="S3DistributionType of every channel (default FullyReplicated); with --hosts, "
@@ -79,13 +99,6 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME=TYPE",
         help="S3DistributionType of one channel (repeatable)",
-    )
-    parser.add_argument(
-        "--hp",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a hyperparameter, passed as the string SageMaker would pass (repeatable)",
     )
     parser.add_argument(
         "--hosts",
@@ -280,4 +293,4 @@ def add_local_commands(commands: Any) -> None:
     run.set_defaults(func=cmd_run, job_prefix="training")
 
 
-__all__ = ["add_local_commands"]
+__all__ = ["add_job_arguments", "add_local_commands", "channel_inputs"]
