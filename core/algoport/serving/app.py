@@ -33,6 +33,7 @@ from algoport.settings import Settings
 log = logging.getLogger("algoport.serve")
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+TARGET_MODEL = "X-Amzn-SageMaker-Target-Model"
 
 
 class PayloadTooLarge(UserError):
@@ -101,6 +102,24 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+def new_dispatcher(
+    settings: Settings, on_fatal: Callable[[BaseException], None] | None
+) -> Dispatcher:
+    """The worker's prediction threads; ``on_fatal`` hears when they all hang."""
+
+    def on_stuck(message: str) -> None:
+        log.error("%s", message)
+        if on_fatal is not None:
+            on_fatal(PredictionsStuck(message))
+
+    return Dispatcher(
+        settings.predict_threads,
+        settings.timeout_seconds,
+        settings.inline_predict_ms / 1000,
+        on_stuck,
+    )
+
+
 def create_app(
     host: ModelHost,
     settings: Settings,
@@ -112,17 +131,7 @@ def create_app(
     or predictions hang.
     """
 
-    def on_stuck(message: str) -> None:
-        log.error("%s", message)
-        if on_fatal is not None:
-            on_fatal(PredictionsStuck(message))
-
-    dispatcher = Dispatcher(
-        settings.predict_threads,
-        settings.timeout_seconds,
-        settings.inline_predict_ms / 1000,
-        on_stuck,
-    )
+    dispatcher = new_dispatcher(settings, on_fatal)
     execution_parameters = json.dumps(
         {
             "MaxConcurrentTransforms": settings.max_concurrent_transforms,
@@ -158,64 +167,83 @@ def create_app(
         return Response(execution_parameters, media_type="application/json")
 
     async def invocations(request: Request) -> Response:
-        try:
-            return await _invoke(request)
-        except AlgoportError as exc:
-            return _failed(exc.http_status, exc.message, exc)
-        except TimeoutError:
-            return _failed(
-                504,
-                f"predict took longer than {settings.timeout_seconds} s "
-                "(SAGEMAKER_MODEL_SERVER_TIMEOUT); send fewer records per request.",
-            )
-        except Exception as exc:
-            message = f"Unexpected error while serving the request: {type(exc).__name__}: {exc}"
-            return _failed(500, message, exc)
-
-    def _failed(status: int, message: str, exc: BaseException | None = None) -> Response:
-        if status >= 500:
-            log.error("POST /invocations %d: %s", status, message, exc_info=exc)
-        else:
-            log.warning("POST /invocations %d: %s", status, message)
-        return error_response(status, message)
-
-    async def _invoke(request: Request) -> Response:
         if not host.ready.is_set():
             return error_response(503, "The model is still loading; retry once /ping answers 200.")
-        headers = request.headers
-        body = await read_body(request, settings)
-        if not body:
-            raise UserError("The request body is empty; send one or more records.")
-        formats = host.formats
-        assert formats is not None  # set before ready
-        decoder, content_type = formats.decoder(headers.get("content-type"))
-        encoder, accept = formats.encoder(headers.get("accept"), settings.default_accept)
-        invocation = Invocation(
-            content_type=content_type,
-            accept=accept,
-            custom_attributes=headers.get(CUSTOM_ATTRIBUTES),
-            target_model=headers.get("x-amzn-sagemaker-target-model"),
-            inference_id=headers.get("x-amzn-sagemaker-inference-id"),
-        )
-
-        def invoke() -> bytes:
-            with decoded_size_limit(settings.max_decoded_bytes):
-                return host.invoke(body, decoder, encoder, invocation)
-
-        payload = await dispatcher.run(invoke, len(body))
-        response_headers = {}
-        if invocation.response_custom_attributes is not None:
-            response_headers[CUSTOM_ATTRIBUTES] = invocation.response_custom_attributes
-        return Response(payload, media_type=accept.essence, headers=response_headers)
+        return await answer_invocation(request, host, settings, dispatcher)
 
     return Starlette(
         routes=[
             Route("/ping", ping, methods=["GET"]),
             Route("/invocations", invocations, methods=["POST"]),
+            # What boto3's invoke_endpoint sends when pointed at this server (endpoint_url).
+            Route("/endpoints/{endpoint}/invocations", invocations, methods=["POST"]),
             Route("/execution-parameters", get_execution_parameters, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
+
+
+async def answer_invocation(
+    request: Request, host: ModelHost, settings: Settings, dispatcher: Dispatcher
+) -> Response:
+    """The answer to an invocation of ``host``'s loaded model; every failure a JSON error.
+
+    ``/invocations`` and a multi-model endpoint's ``/models/<name>/invoke`` both answer here.
+    """
+    try:
+        return await _invoke(request, host, settings, dispatcher)
+    except AlgoportError as exc:
+        return _failed(request, exc.http_status, exc.message, exc)
+    except TimeoutError:
+        return _failed(
+            request,
+            504,
+            f"predict took longer than {settings.timeout_seconds} s "
+            "(SAGEMAKER_MODEL_SERVER_TIMEOUT); send fewer records per request.",
+        )
+    except Exception as exc:
+        message = f"Unexpected error while serving the request: {type(exc).__name__}: {exc}"
+        return _failed(request, 500, message, exc)
+
+
+def _failed(
+    request: Request, status: int, message: str, exc: BaseException | None = None
+) -> Response:
+    if status >= 500:
+        log.error("POST %s %d: %s", request.url.path, status, message, exc_info=exc)
+    else:
+        log.warning("POST %s %d: %s", request.url.path, status, message)
+    return error_response(status, message)
+
+
+async def _invoke(
+    request: Request, host: ModelHost, settings: Settings, dispatcher: Dispatcher
+) -> Response:
+    headers = request.headers
+    body = await read_body(request, settings)
+    if not body:
+        raise UserError("The request body is empty; send one or more records.")
+    formats = host.formats
+    assert formats is not None  # set before ready
+    decoder, content_type = formats.decoder(headers.get("content-type"))
+    encoder, accept = formats.encoder(headers.get("accept"), settings.default_accept)
+    invocation = Invocation(
+        content_type=content_type,
+        accept=accept,
+        custom_attributes=headers.get(CUSTOM_ATTRIBUTES),
+        target_model=headers.get(TARGET_MODEL),
+        inference_id=headers.get("x-amzn-sagemaker-inference-id"),
+    )
+
+    def invoke() -> bytes:
+        with decoded_size_limit(settings.max_decoded_bytes):
+            return host.invoke(body, decoder, encoder, invocation)
+
+    payload = await dispatcher.run(invoke, len(body))
+    response_headers = {}
+    if invocation.response_custom_attributes is not None:
+        response_headers[CUSTOM_ATTRIBUTES] = invocation.response_custom_attributes
+    return Response(payload, media_type=accept.essence, headers=response_headers)
 
 
 # How much of an oversized body is read and dropped so the client sees the 413, rather
