@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -259,3 +260,59 @@ def test_single_model_endpoint_answers_the_boto3_path(model_dir: Path) -> None:
 
     assert via_endpoint.status_code == 200
     assert via_endpoint.content == direct.content
+
+
+def metric(exposition: str, series: str) -> float:
+    """The value of one series (name and labels as printed) in a /metrics answer."""
+    for line in exposition.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == series:
+            return float(value)
+    raise AssertionError(f"{series} is not in:\n{exposition}")
+
+
+def test_metrics_show_each_model_across_workers(
+    server: ServeProcess, model_dir: Path, tmp_path: Path
+) -> None:
+    assert load(server.client, "m1", model_dir).status_code == 200
+    assert load(server.client, "m2", model_dir).status_code == 200
+    with fresh(server) as client:
+        assert [invoke(client, "m1").status_code for _ in range(ROUNDS)] == [200] * ROUNDS
+        empty = client.post("/models/m2/invoke", headers={"Content-Type": "text/csv"})
+        assert empty.status_code == 400
+        assert client.delete("/models/m2").status_code == 200
+
+        time.sleep(2)  # each worker frees a deleted model within a second
+
+        scraped = client.get("/metrics")
+
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("text/plain")
+    text = scraped.text
+    m1 = 'algorithm="fixture-linear",model="m1"'
+    assert metric(text, f'algoport_requests_total{{{m1},status="2xx"}}') == ROUNDS
+    assert metric(text, 'algoport_requests_total{algorithm="fixture-linear",model="m2",'
+                  'status="4xx"}') == 1  # fmt: skip
+    for phase in ("decode", "predict", "encode"):
+        count = f'algoport_request_phase_seconds_count{{{m1},phase="{phase}"}}'
+        assert metric(text, count) == ROUNDS
+    # Two loads by POST; the other worker loads a model on its first invoke, if it had one.
+    loads = metric(text, 'algoport_model_load_seconds_count{algorithm="fixture-linear"}')
+    assert 2 <= loads <= 2 * WORKERS
+    # m2 was freed wherever it was held: only copies of m1 remain.
+    assert 1 <= metric(text, "algoport_loaded_models") <= WORKERS
+    assert metric(text, 'algoport_model_unload_seconds_count{algorithm="fixture-linear"}') >= 1
+    assert metric(text, "algoport_model_memory_budget_bytes") > 0
+    assert metric(text, "algoport_model_memory_bytes") > 0
+
+
+def test_single_model_endpoint_has_metrics(model_dir: Path) -> None:
+    with ServeProcess(model_dir, workers=2) as server:
+        for _ in range(3):
+            server.client.post(
+                "/invocations", content=CSV_BODY, headers={"Content-Type": "text/csv"}
+            )
+        text = server.client.get("/metrics").text
+
+    series = 'algoport_requests_total{algorithm="fixture-linear",model="",status="2xx"}'
+    assert metric(text, series) == 3

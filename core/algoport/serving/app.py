@@ -1,4 +1,5 @@
-"""The HTTP routes of one serving worker: ``/ping``, ``/invocations``, ``/execution-parameters``."""
+"""The HTTP routes of one serving worker: ``/ping``, ``/invocations``, ``/execution-parameters``,
+``/metrics``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from algoport.media import (
 )
 from algoport.plugins import Algorithm
 from algoport.serving.dispatch import Dispatcher
+from algoport.serving.telemetry import ModelMetrics, ServingMetrics
 from algoport.settings import Settings
 
 log = logging.getLogger("algoport.serve")
@@ -58,6 +61,7 @@ class ModelHost:
         self.formats: FormatRegistry | None = None
         self.ready = threading.Event()
         self.error: BaseException | None = None
+        self.metrics: ModelMetrics | None = None
 
     def load(self, default_accept: str | None = None) -> None:
         """Load the formats and the model; ``default_accept`` must be a type produced."""
@@ -78,7 +82,9 @@ class ModelHost:
     ) -> bytes:
         """Decode, predict, encode: the whole request, in one hand-off (see dispatch.py)."""
         assert decoder.decode is not None and encoder.encode is not None
+        started = time.perf_counter()
         data = decoder.decode(body, invocation.content_type)
+        decoded = time.perf_counter()
         try:
             result = self.algorithm.predict(self.model, data, invocation)
         except AlgoportError:
@@ -87,15 +93,21 @@ class ModelHost:
             raise AlgorithmError(
                 f"Algorithm {self.algorithm.name!r} failed in predict: {type(exc).__name__}: {exc}"
             ) from exc
+        predicted = time.perf_counter()
         columns = prediction_columns(result, record_count(data))
         try:
-            return encoder.encode(columns, invocation.accept)
+            payload = encoder.encode(columns, invocation.accept)
         except DataError as exc:
             # The columns are the algorithm's output, not the client's data.
             raise AlgorithmError(
                 f"Algorithm {self.algorithm.name!r} returned predictions that "
                 f"{invocation.accept.essence} cannot hold: {exc.message}"
             ) from exc
+        if self.metrics is not None:
+            self.metrics.observe("decode", decoded - started)
+            self.metrics.observe("predict", predicted - decoded)
+            self.metrics.observe("encode", time.perf_counter() - predicted)
+        return payload
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -132,6 +144,8 @@ def create_app(
     """
 
     dispatcher = new_dispatcher(settings, on_fatal)
+    metrics = ServingMetrics()
+    host.metrics = metrics.model("", host.algorithm.name)
     execution_parameters = json.dumps(
         {
             "MaxConcurrentTransforms": settings.max_concurrent_transforms,
@@ -166,6 +180,9 @@ def create_app(
     async def get_execution_parameters(request: Request) -> Response:
         return Response(execution_parameters, media_type="application/json")
 
+    async def get_metrics(request: Request) -> Response:
+        return metrics_response(metrics)
+
     async def invocations(request: Request) -> Response:
         if not host.ready.is_set():
             return error_response(503, "The model is still loading; retry once /ping answers 200.")
@@ -178,6 +195,7 @@ def create_app(
             # What boto3's invoke_endpoint sends when pointed at this server (endpoint_url).
             Route("/endpoints/{endpoint}/invocations", invocations, methods=["POST"]),
             Route("/execution-parameters", get_execution_parameters, methods=["GET"]),
+            Route("/metrics", get_metrics, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
@@ -190,6 +208,20 @@ async def answer_invocation(
 
     ``/invocations`` and a multi-model endpoint's ``/models/<name>/invoke`` both answer here.
     """
+    response = await _answer(request, host, settings, dispatcher)
+    if host.metrics is not None:
+        host.metrics.count(response.status_code)
+    return response
+
+
+def metrics_response(metrics: ServingMetrics) -> Response:
+    body, content_type = metrics.exposition()
+    return Response(body, headers={"Content-Type": content_type})
+
+
+async def _answer(
+    request: Request, host: ModelHost, settings: Settings, dispatcher: Dispatcher
+) -> Response:
     try:
         return await _invoke(request, host, settings, dispatcher)
     except AlgoportError as exc:

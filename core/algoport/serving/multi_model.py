@@ -5,7 +5,8 @@ itself, and registers it only once that worked (see ``model_registry.py``); the 
 the model loads. Every other worker loads it from the registration on the first invoke
 that reaches it, so any worker answers any invoke after the 200. ``DELETE`` removes the
 registration: every worker checks it before each invoke (one ``stat``), so a deleted model
-is a 404 everywhere from then on, and a worker drops its copy on its next request.
+is a 404 everywhere from then on; each worker frees its copy on its next request, or
+within a second.
 
 Memory: each worker may hold ``ALGOPORT_MODEL_MEMORY_MB / workers`` of models. A model's
 footprint is the growth of the loading worker's resident memory (at least its size on
@@ -57,9 +58,11 @@ from algoport.serving.app import (
     ModelHost,
     answer_invocation,
     error_response,
+    metrics_response,
     new_dispatcher,
 )
 from algoport.serving.model_registry import Generation, ModelRegistry, Registration
+from algoport.serving.telemetry import ServingMetrics
 from algoport.settings import MB, Settings
 
 log = logging.getLogger("algoport.serve")
@@ -67,6 +70,7 @@ log = logging.getLogger("algoport.serve")
 FORBIDDEN_ROOTS = ("/dev", "/proc", "/sys")
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+SWEEP_SECONDS = 1.0
 
 
 class ModelNotLoaded(UserError):
@@ -94,10 +98,14 @@ class Resident:
 class WorkerModels:
     """The models one worker holds, least recently used first, within its share of memory."""
 
-    def __init__(self, registry: ModelRegistry, settings: Settings) -> None:
+    def __init__(
+        self, registry: ModelRegistry, settings: Settings, metrics: ServingMetrics
+    ) -> None:
         self.registry = registry
         self.settings = settings
+        self.metrics = metrics
         self.budget = max(1, settings.model_memory_bytes // settings.workers)
+        metrics.budget.set(self.budget)
         self.resident: OrderedDict[str, Resident] = OrderedDict()
         self.lock = threading.Lock()  # guards ``resident``
         self.load_lock = threading.Lock()
@@ -122,8 +130,11 @@ class WorkerModels:
         try:
             algorithm = self._algorithm(model_dir)
             before = resident_bytes()
+            started = time.perf_counter()
             host = ModelHost(algorithm, model_dir)
             host.load(self.settings.default_accept)
+            self.metrics.loads.labels(algorithm.name).observe(time.perf_counter() - started)
+            host.metrics = self.metrics.model(name, algorithm.name)
         except MemoryError:
             raise OutOfModelMemory(
                 f"Model {name!r} ran out of memory while loading; unload other models "
@@ -189,6 +200,7 @@ class WorkerModels:
         with self.lock:
             self.resident[name] = resident
         self._make_room(0, keep=name)
+        self._update_gauges()
         log.info(
             "model %r (%s) loaded; %d MB of %d MB in use in this worker",
             name,
@@ -199,22 +211,40 @@ class WorkerModels:
 
     def _make_room(self, needed: int, keep: str | None = None) -> None:
         """Unload the least recently used models until ``needed`` more bytes fit."""
-        unloaded = []
         with self.lock:
             in_use = sum(r.registration.footprint_bytes for r in self.resident.values())
+            unloaded = []
             for name in list(self.resident):
                 if in_use + needed <= self.budget:
                     break
                 if name != keep:
-                    in_use -= self.resident.pop(name).registration.footprint_bytes
+                    in_use -= self.resident[name].registration.footprint_bytes
                     unloaded.append(name)
         if unloaded:
-            gc.collect()
+            self.unload(unloaded)
             log.info("unloaded least recently used model(s) to make room: %s", unloaded)
 
-    def drop(self, name: str) -> None:
+    def unload(self, names: list[str]) -> None:
+        """Free the memory of the models named that this worker holds."""
+        started = time.perf_counter()
         with self.lock:
-            self.resident.pop(name, None)
+            dropped = [self.resident.pop(name) for name in names if name in self.resident]
+        algorithms = [resident.registration.algorithm for resident in dropped]
+        del dropped
+        if not algorithms:
+            return
+        gc.collect()  # models may hold reference cycles (estimators, boosters)
+        seconds = (time.perf_counter() - started) / len(algorithms)
+        for algorithm in algorithms:
+            self.metrics.unloads.labels(algorithm).observe(seconds)
+        self._update_gauges()
+
+    def _update_gauges(self) -> None:
+        with self.lock:
+            self.metrics.loaded.set(len(self.resident))
+            self.metrics.memory.set(
+                sum(r.registration.footprint_bytes for r in self.resident.values())
+            )
 
     def forget_deleted(self) -> None:
         """Drop the models deleted or replaced through other workers (cheap when none were)."""
@@ -228,10 +258,7 @@ class WorkerModels:
                 for name, resident in self.resident.items()
                 if self.registry.generation(name) != resident.generation
             ]
-            for name in stale:
-                del self.resident[name]
-        if stale:
-            gc.collect()
+        self.unload(stale)
 
 
 def checked_model_dir(url: object) -> Path:
@@ -267,12 +294,21 @@ def create_multi_model_app(
     on_fatal: Callable[[BaseException], None] | None = None,
 ) -> Starlette:
     """The Starlette app of one worker of a multi-model endpoint (SAGEMAKER_MULTI_MODEL)."""
-    models = WorkerModels(registry, settings)
+    metrics = ServingMetrics()
+    models = WorkerModels(registry, settings, metrics)
     dispatcher = new_dispatcher(settings, on_fatal)
+
+    async def sweep() -> None:
+        """Free deleted models' memory in a worker that gets no requests, too."""
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            await asyncio.to_thread(models.forget_deleted)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(sweep())
         yield
+        sweeper.cancel()
         dispatcher.shutdown()
 
     async def answer(request: Request, handler: Callable[[], Any]) -> Response:
@@ -288,6 +324,9 @@ def create_multi_model_app(
 
     async def ping(request: Request) -> Response:
         return Response(status_code=200)
+
+    async def get_metrics(request: Request) -> Response:
+        return metrics_response(metrics)
 
     async def load_model(request: Request) -> Response:
         async def handler() -> Response:
@@ -351,8 +390,7 @@ def create_multi_model_app(
         async def handler() -> Response:
             if not registry.remove(name):
                 raise ModelNotLoaded(f"Model {name!r} is not loaded.")
-            models.drop(name)
-            gc.collect()
+            models.unload([name])
             log.info("DELETE /models %r: unloaded", name)
             return JSONResponse({"status": f"Model {name!r} unloaded"})
 
@@ -396,6 +434,7 @@ def create_multi_model_app(
             Route("/models/{name:path}", describe_model, methods=["GET"]),
             Route("/models/{name:path}", delete_model, methods=["DELETE"]),
             Route("/endpoints/{endpoint}/invocations", invoke_endpoint, methods=["POST"]),
+            Route("/metrics", get_metrics, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

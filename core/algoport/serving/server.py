@@ -23,6 +23,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +47,7 @@ from algoport.serving.app import ModelHost, create_app
 from algoport.serving.dispatch import PREDICT_THREAD_PREFIX
 from algoport.serving.model_registry import ModelRegistry
 from algoport.serving.multi_model import create_multi_model_app
+from algoport.serving.telemetry import share_between_workers, worker_exited
 from algoport.settings import Settings
 
 log = logging.getLogger("algoport.serve")
@@ -245,14 +247,16 @@ def _check_selection(settings: Settings, model_dir: Path) -> None:
 
 
 def run_server(settings: Settings) -> int:
-    if settings.multi_model:
+    with tempfile.TemporaryDirectory(prefix="algoport-metrics-") as metrics_dir:
+        share_between_workers(Path(metrics_dir))
+        if not settings.multi_model:
+            model_dir = ContractPaths(settings.base_dir).model_dir
+            return _run_workers(settings, model_dir, f"model {model_dir}")
         registry = ModelRegistry.temporary()
         try:
             return _run_workers(settings, registry.directory, "no model (multi-model endpoint)")
         finally:
             registry.remove_all()
-    model_dir = ContractPaths(settings.base_dir).model_dir
-    return _run_workers(settings, model_dir, f"model {model_dir}")
 
 
 def _run_workers(settings: Settings, model_dir: Path, serving: str) -> int:
@@ -354,6 +358,8 @@ class Supervisor:
             return
         self.workers.remove(worker)
         worker.announcements.close()
+        if worker.process.pid is not None:
+            worker_exited(worker.process.pid)
         if self.stop_deadline is not None:
             return
         pid = worker.process.pid
