@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from algoport.errors import PlatformError
+from algoport.memory import default_model_memory_bytes
 
 T = TypeVar("T")
 MB = 1024 * 1024
@@ -108,6 +109,10 @@ def _optional_text(raw: str) -> str | None:
 
 
 def _path(raw: str) -> Path:
+    return Path(raw)
+
+
+def _optional_path(raw: str) -> Path | None:
     return Path(raw)
 
 
@@ -266,6 +271,30 @@ VARIABLES: dict[str, Variable[Any]] = {
         "requests whose decode-predict-encode takes less run on the event loop, skipping "
         "the thread hand-off (0 = never)",
     ),
+    "multi_model": Variable(
+        "SAGEMAKER_MULTI_MODEL",
+        _boolean,
+        False,
+        "true or false",
+        "set by a multi-model endpoint: `serve` starts with no model and answers `/models`",
+    ),
+    "model_memory_mb": Variable.integer(
+        "ALGOPORT_MODEL_MEMORY_MB",
+        1024,  # unset: DERIVED_DEFAULTS
+        1,
+        100_000_000,
+        "memory the models of a multi-model endpoint may take, all workers together; past "
+        "it the least recently used are unloaded, and a model that cannot fit is a 507",
+        shown_default="¾ of the container's memory limit (cgroup), else of the RAM",
+    ),
+    "model_archives": Variable(
+        "ALGOPORT_MODEL_ARCHIVES",
+        _optional_path,
+        None,
+        "a directory",
+        "a multi-model endpoint's `*.tar.gz` models (as its S3 prefix holds them), loaded on "
+        "the first invoke naming one (set by `algoport local serve --multi-model`)",
+    ),
 }
 
 
@@ -275,6 +304,7 @@ DERIVED_DEFAULTS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "workers": lambda values: os.cpu_count() or 1,
     "max_decoded_mb": lambda values: DECODED_PER_PAYLOAD * values["max_payload_mb"],
     "max_concurrent_transforms": lambda values: values["workers"],
+    "model_memory_mb": lambda values: default_model_memory_bytes() // MB,
 }
 
 
@@ -301,12 +331,19 @@ class Settings:
     max_concurrent_transforms: int
     predict_threads: int
     inline_predict_ms: float
+    multi_model: bool
+    model_memory_mb: int
+    model_archives: Path | None
     # Not a variable: SageMaker gives an endpoint 30 s between SIGTERM and SIGKILL.
     graceful_seconds: float = 25.0
 
     @property
     def max_payload_bytes(self) -> int:
         return self.max_payload_mb * MB
+
+    @property
+    def model_memory_bytes(self) -> int:
+        return self.model_memory_mb * MB
 
     @property
     def max_decoded_bytes(self) -> int:

@@ -203,13 +203,33 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     serve_dir = runner.new_job_dir(args.workdir, "endpoint")
-    try:
-        model_dir = runner.prepare_model(args.model, serve_dir, _archive_limits(args))
-    except UserError:
-        shutil.rmtree(serve_dir)
-        raise
+    env = {}
+    if args.multi_model is not None:
+        if not args.multi_model.is_dir():
+            shutil.rmtree(serve_dir)
+            raise UserError(
+                f"{args.multi_model} is not a directory; give the directory holding the "
+                "endpoint's *.tar.gz models."
+            )
+        # No model: the endpoint loads each archive on the first invoke naming it.
+        model_dir = serve_dir / "opt_ml" / "model"
+        env = {
+            "SAGEMAKER_MULTI_MODEL": "true",
+            "ALGOPORT_MODEL_ARCHIVES": str(args.multi_model.resolve()),
+        }
+    else:
+        try:
+            model_dir = runner.prepare_model(args.model, serve_dir, _archive_limits(args))
+        except UserError:
+            shutil.rmtree(serve_dir)
+            raise
     server = runner.start_server(
-        model_dir, args.algorithm, port=args.port, workers=args.workers, capture_logs=False
+        model_dir,
+        args.algorithm,
+        port=args.port,
+        workers=args.workers,
+        env=env,
+        capture_logs=False,
     )
     process = server.process
     assert process is not None
@@ -267,8 +287,15 @@ def add_local_commands(commands: Any) -> None:
     serve = stages.add_parser(
         "serve", help="extract a model.tar.gz and run serve in the foreground"
     )
-    serve.add_argument(
-        "--model", "-m", type=Path, required=True, help="model.tar.gz or a model directory"
+    model = serve.add_mutually_exclusive_group(required=True)
+    model.add_argument("--model", "-m", type=Path, help="model.tar.gz or a model directory")
+    model.add_argument(
+        "--multi-model",
+        type=Path,
+        metavar="DIR",
+        help="serve a multi-model endpoint of the *.tar.gz models in DIR (as its S3 prefix "
+        "holds them): invoke one with TargetModel=<its path in DIR>; it is extracted and "
+        "loaded on its first invoke",
     )
     serve.add_argument("--algorithm", "-a")
     serve.add_argument("--port", type=int, default=8080)

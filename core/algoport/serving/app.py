@@ -1,4 +1,5 @@
-"""The HTTP routes of one serving worker: ``/ping``, ``/invocations``, ``/execution-parameters``."""
+"""The HTTP routes of one serving worker: ``/ping``, ``/invocations``, ``/execution-parameters``,
+``/metrics``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -28,11 +30,13 @@ from algoport.media import (
 )
 from algoport.plugins import Algorithm
 from algoport.serving.dispatch import Dispatcher
+from algoport.serving.telemetry import ModelMetrics, ServingMetrics
 from algoport.settings import Settings
 
 log = logging.getLogger("algoport.serve")
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+TARGET_MODEL = "X-Amzn-SageMaker-Target-Model"
 
 
 class PayloadTooLarge(UserError):
@@ -57,6 +61,7 @@ class ModelHost:
         self.formats: FormatRegistry | None = None
         self.ready = threading.Event()
         self.error: BaseException | None = None
+        self.metrics: ModelMetrics | None = None
 
     def load(self, default_accept: str | None = None) -> None:
         """Load the formats and the model; ``default_accept`` must be a type produced."""
@@ -77,7 +82,9 @@ class ModelHost:
     ) -> bytes:
         """Decode, predict, encode: the whole request, in one hand-off (see dispatch.py)."""
         assert decoder.decode is not None and encoder.encode is not None
+        started = time.perf_counter()
         data = decoder.decode(body, invocation.content_type)
+        decoded = time.perf_counter()
         try:
             result = self.algorithm.predict(self.model, data, invocation)
         except AlgoportError:
@@ -86,19 +93,43 @@ class ModelHost:
             raise AlgorithmError(
                 f"Algorithm {self.algorithm.name!r} failed in predict: {type(exc).__name__}: {exc}"
             ) from exc
+        predicted = time.perf_counter()
         columns = prediction_columns(result, record_count(data))
         try:
-            return encoder.encode(columns, invocation.accept)
+            payload = encoder.encode(columns, invocation.accept)
         except DataError as exc:
             # The columns are the algorithm's output, not the client's data.
             raise AlgorithmError(
                 f"Algorithm {self.algorithm.name!r} returned predictions that "
                 f"{invocation.accept.essence} cannot hold: {exc.message}"
             ) from exc
+        if self.metrics is not None:
+            self.metrics.observe("decode", decoded - started)
+            self.metrics.observe("predict", predicted - decoded)
+            self.metrics.observe("encode", time.perf_counter() - predicted)
+        return payload
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def new_dispatcher(
+    settings: Settings, on_fatal: Callable[[BaseException], None] | None
+) -> Dispatcher:
+    """The worker's prediction threads; ``on_fatal`` hears when they all hang."""
+
+    def on_stuck(message: str) -> None:
+        log.error("%s", message)
+        if on_fatal is not None:
+            on_fatal(PredictionsStuck(message))
+
+    return Dispatcher(
+        settings.predict_threads,
+        settings.timeout_seconds,
+        settings.inline_predict_ms / 1000,
+        on_stuck,
+    )
 
 
 def create_app(
@@ -112,17 +143,9 @@ def create_app(
     or predictions hang.
     """
 
-    def on_stuck(message: str) -> None:
-        log.error("%s", message)
-        if on_fatal is not None:
-            on_fatal(PredictionsStuck(message))
-
-    dispatcher = Dispatcher(
-        settings.predict_threads,
-        settings.timeout_seconds,
-        settings.inline_predict_ms / 1000,
-        on_stuck,
-    )
+    dispatcher = new_dispatcher(settings, on_fatal)
+    metrics = ServingMetrics()
+    host.metrics = metrics.model("", host.algorithm.name)
     execution_parameters = json.dumps(
         {
             "MaxConcurrentTransforms": settings.max_concurrent_transforms,
@@ -157,65 +180,102 @@ def create_app(
     async def get_execution_parameters(request: Request) -> Response:
         return Response(execution_parameters, media_type="application/json")
 
+    async def get_metrics(request: Request) -> Response:
+        return metrics_response(metrics)
+
     async def invocations(request: Request) -> Response:
-        try:
-            return await _invoke(request)
-        except AlgoportError as exc:
-            return _failed(exc.http_status, exc.message, exc)
-        except TimeoutError:
-            return _failed(
-                504,
-                f"predict took longer than {settings.timeout_seconds} s "
-                "(SAGEMAKER_MODEL_SERVER_TIMEOUT); send fewer records per request.",
-            )
-        except Exception as exc:
-            message = f"Unexpected error while serving the request: {type(exc).__name__}: {exc}"
-            return _failed(500, message, exc)
-
-    def _failed(status: int, message: str, exc: BaseException | None = None) -> Response:
-        if status >= 500:
-            log.error("POST /invocations %d: %s", status, message, exc_info=exc)
-        else:
-            log.warning("POST /invocations %d: %s", status, message)
-        return error_response(status, message)
-
-    async def _invoke(request: Request) -> Response:
         if not host.ready.is_set():
             return error_response(503, "The model is still loading; retry once /ping answers 200.")
-        headers = request.headers
-        body = await read_body(request, settings)
-        if not body:
-            raise UserError("The request body is empty; send one or more records.")
-        formats = host.formats
-        assert formats is not None  # set before ready
-        decoder, content_type = formats.decoder(headers.get("content-type"))
-        encoder, accept = formats.encoder(headers.get("accept"), settings.default_accept)
-        invocation = Invocation(
-            content_type=content_type,
-            accept=accept,
-            custom_attributes=headers.get(CUSTOM_ATTRIBUTES),
-            target_model=headers.get("x-amzn-sagemaker-target-model"),
-            inference_id=headers.get("x-amzn-sagemaker-inference-id"),
-        )
-
-        def invoke() -> bytes:
-            with decoded_size_limit(settings.max_decoded_bytes):
-                return host.invoke(body, decoder, encoder, invocation)
-
-        payload = await dispatcher.run(invoke, len(body))
-        response_headers = {}
-        if invocation.response_custom_attributes is not None:
-            response_headers[CUSTOM_ATTRIBUTES] = invocation.response_custom_attributes
-        return Response(payload, media_type=accept.essence, headers=response_headers)
+        return await answer_invocation(request, host, settings, dispatcher)
 
     return Starlette(
         routes=[
             Route("/ping", ping, methods=["GET"]),
             Route("/invocations", invocations, methods=["POST"]),
+            # What boto3's invoke_endpoint sends when pointed at this server (endpoint_url).
+            Route("/endpoints/{endpoint}/invocations", invocations, methods=["POST"]),
             Route("/execution-parameters", get_execution_parameters, methods=["GET"]),
+            Route("/metrics", get_metrics, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
+
+
+async def answer_invocation(
+    request: Request, host: ModelHost, settings: Settings, dispatcher: Dispatcher
+) -> Response:
+    """The answer to an invocation of ``host``'s loaded model; every failure a JSON error.
+
+    ``/invocations`` and a multi-model endpoint's ``/models/<name>/invoke`` both answer here.
+    """
+    response = await _answer(request, host, settings, dispatcher)
+    if host.metrics is not None:
+        host.metrics.count(response.status_code)
+    return response
+
+
+def metrics_response(metrics: ServingMetrics) -> Response:
+    body, content_type = metrics.exposition()
+    return Response(body, headers={"Content-Type": content_type})
+
+
+async def _answer(
+    request: Request, host: ModelHost, settings: Settings, dispatcher: Dispatcher
+) -> Response:
+    try:
+        return await _invoke(request, host, settings, dispatcher)
+    except AlgoportError as exc:
+        return _failed(request, exc.http_status, exc.message, exc)
+    except TimeoutError:
+        return _failed(
+            request,
+            504,
+            f"predict took longer than {settings.timeout_seconds} s "
+            "(SAGEMAKER_MODEL_SERVER_TIMEOUT); send fewer records per request.",
+        )
+    except Exception as exc:
+        message = f"Unexpected error while serving the request: {type(exc).__name__}: {exc}"
+        return _failed(request, 500, message, exc)
+
+
+def _failed(
+    request: Request, status: int, message: str, exc: BaseException | None = None
+) -> Response:
+    if status >= 500:
+        log.error("POST %s %d: %s", request.url.path, status, message, exc_info=exc)
+    else:
+        log.warning("POST %s %d: %s", request.url.path, status, message)
+    return error_response(status, message)
+
+
+async def _invoke(
+    request: Request, host: ModelHost, settings: Settings, dispatcher: Dispatcher
+) -> Response:
+    headers = request.headers
+    body = await read_body(request, settings)
+    if not body:
+        raise UserError("The request body is empty; send one or more records.")
+    formats = host.formats
+    assert formats is not None  # set before ready
+    decoder, content_type = formats.decoder(headers.get("content-type"))
+    encoder, accept = formats.encoder(headers.get("accept"), settings.default_accept)
+    invocation = Invocation(
+        content_type=content_type,
+        accept=accept,
+        custom_attributes=headers.get(CUSTOM_ATTRIBUTES),
+        target_model=headers.get(TARGET_MODEL),
+        inference_id=headers.get("x-amzn-sagemaker-inference-id"),
+    )
+
+    def invoke() -> bytes:
+        with decoded_size_limit(settings.max_decoded_bytes):
+            return host.invoke(body, decoder, encoder, invocation)
+
+    payload = await dispatcher.run(invoke, len(body))
+    response_headers = {}
+    if invocation.response_custom_attributes is not None:
+        response_headers[CUSTOM_ATTRIBUTES] = invocation.response_custom_attributes
+    return Response(payload, media_type=accept.essence, headers=response_headers)
 
 
 # How much of an oversized body is read and dropped so the client sees the 413, rather

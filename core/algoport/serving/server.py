@@ -23,6 +23,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +45,9 @@ from algoport.plugins import ALGORITHMS_GROUP, discover, select_algorithm
 from algoport.plugins import selected_algorithm as load_selected
 from algoport.serving.app import ModelHost, create_app
 from algoport.serving.dispatch import PREDICT_THREAD_PREFIX
+from algoport.serving.model_registry import ModelRegistry
+from algoport.serving.multi_model import create_multi_model_app
+from algoport.serving.telemetry import share_between_workers, worker_exited
 from algoport.settings import Settings
 
 log = logging.getLogger("algoport.serve")
@@ -128,20 +132,33 @@ def serve_worker(
     the model is loaded.
     """
     keep_freed_memory()
-    try:
-        algorithm = load_selected(settings.algorithm, model_dir)
-    except AlgoportError as exc:
-        log.error("cannot serve: %s: %s", exc.kind, exc)
-        return exc.exit_code
-    host = ModelHost(algorithm, model_dir)
-    if load_first:
+    make_app: Callable[[Callable[[BaseException], None]], Any]
+    if settings.multi_model:
+        if on_ready is not None:
+            on_ready()  # ready to load models
+
+        def make_app(on_fatal: Callable[[BaseException], None]) -> Any:
+            return create_multi_model_app(ModelRegistry(model_dir), settings, on_fatal)
+
+    else:
         try:
-            host.load()
-        except BaseException as exc:
-            log.error("loading the model failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
-            return _exit_code(exc)
-    if on_ready is not None:
-        _call_when_set(host.ready, on_ready)
+            algorithm = load_selected(settings.algorithm, model_dir)
+        except AlgoportError as exc:
+            log.error("cannot serve: %s: %s", exc.kind, exc)
+            return exc.exit_code
+        host = ModelHost(algorithm, model_dir)
+        if load_first:
+            try:
+                host.load()
+            except BaseException as exc:
+                log.error("loading the model failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
+                return _exit_code(exc)
+        if on_ready is not None:
+            _call_when_set(host.ready, on_ready)
+
+        def make_app(on_fatal: Callable[[BaseException], None]) -> Any:
+            return create_app(host, settings, on_fatal)
+
     failures: list[BaseException] = []
 
     async def main() -> None:
@@ -156,7 +173,7 @@ def serve_worker(
             loop.call_soon_threadsafe(stop.set)
 
         # hypercorn's ASGI type is narrower than Starlette's signature; the app is ASGI 3.
-        app: Any = create_app(host, settings, on_fatal)
+        app: Any = make_app(on_fatal)
         await serve(app, hypercorn_config(sock, settings), shutdown_trigger=stop.wait)
 
     with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
@@ -230,16 +247,30 @@ def _check_selection(settings: Settings, model_dir: Path) -> None:
 
 
 def run_server(settings: Settings) -> int:
-    model_dir = ContractPaths(settings.base_dir).model_dir
+    with tempfile.TemporaryDirectory(prefix="algoport-metrics-") as metrics_dir:
+        share_between_workers(Path(metrics_dir))
+        if not settings.multi_model:
+            model_dir = ContractPaths(settings.base_dir).model_dir
+            return _run_workers(settings, model_dir, f"model {model_dir}")
+        registry = ModelRegistry.temporary()
+        try:
+            return _run_workers(settings, registry.directory, "no model (multi-model endpoint)")
+        finally:
+            registry.remove_all()
+
+
+def _run_workers(settings: Settings, model_dir: Path, serving: str) -> int:
+    """Serve ``model_dir``: the model, or a multi-model endpoint's registry of models."""
     sock = bind_socket(settings.bind_host, settings.port)
     log.info(
-        "listening on %s:%d with %d worker(s); model %s",
+        "listening on %s:%d with %d worker(s); %s",
         settings.bind_host,
         sock.getsockname()[1],
         settings.workers,
-        model_dir,
+        serving,
     )
-    _check_selection(settings, model_dir)
+    if not settings.multi_model:
+        _check_selection(settings, model_dir)
     if settings.workers == 1:
         return serve_worker(sock, settings, model_dir)
     return Supervisor(sock, settings, model_dir).run()
@@ -327,6 +358,8 @@ class Supervisor:
             return
         self.workers.remove(worker)
         worker.announcements.close()
+        if worker.process.pid is not None:
+            worker_exited(worker.process.pid)
         if self.stop_deadline is not None:
             return
         pid = worker.process.pid
