@@ -14,8 +14,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from algoport import PlatformError
-from algoport.files import atomic_write_text
+from algoport import PlatformError, atomic_write
 from algoport_protect.key import KEY_FILE, ModelKey
 from algoport_protect.sealing import MAGIC, NONCE_SIZE
 
@@ -48,7 +47,8 @@ class Marker:
             "files": self.files,
             "files_tag": self.files_tag,
         }
-        atomic_write_text(model_dir / MARKER_NAME, json.dumps(record, indent=2) + "\n")
+        with atomic_write(model_dir / MARKER_NAME) as out:
+            out.write((json.dumps(record, indent=2) + "\n").encode("utf-8"))
 
     @classmethod
     def read(cls, model_dir: Path) -> Marker | None:

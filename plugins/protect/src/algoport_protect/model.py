@@ -17,15 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from algoport import PlatformError
-from algoport.manifest import MANIFEST_NAME
-from algoport.settings import MB
 from algoport_protect.key import ModelKey
 from algoport_protect.marker import MARKER_NAME, Marker
 from algoport_protect.sealing import OVERHEAD, open_file, seal_file
 
-# Written by the core after fit, or by algoport-protect: readable by anyone, never sealed.
-READABLE = (MANIFEST_NAME, MARKER_NAME)
+# The core's manifest, written after fit, and the marker: readable by anyone, never sealed.
+READABLE = ("algoport-manifest.json", MARKER_NAME)
 MEMORY_FILESYSTEM = Path("/dev/shm")
+MB = 1024 * 1024
 
 
 def _model_files(model_dir: Path) -> list[str]:
