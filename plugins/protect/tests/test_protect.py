@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import tarfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -247,6 +249,28 @@ def test_a_bad_key_file_stops_training_before_it_starts(tmp_path: Path) -> None:
         f"Platform error: {KEY} names {short}, which holds 16 bytes; expected exactly 32"
     )
     assert list(tree.model_dir.iterdir()) == []
+
+
+def test_a_model_saved_on_stop_is_encrypted_too(key_file: Path, tmp_path: Path) -> None:
+    tree = TrainingJobs(tmp_path).lay_out(
+        {"objective": "binary:logistic", "num_round": 100_000, "save_model_on_termination": True},
+        {"train": XGBOOST_DATA.read_text()},
+    )
+    log = tmp_path / "train.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command("train"), env=tree.env("xgboost", **{KEY: str(key_file)}), stdout=out
+        )
+    deadline = time.monotonic() + 60
+    while b"#metric" not in log.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(60) == 0
+    assert not (tree.model_dir / "algoport-manifest.json").exists()  # stopped: no manifest
+    assert (tree.model_dir / "xgboost-model.ubj").read_bytes().startswith(SEALED_HEADER)
+    marker = json.loads((tree.model_dir / "algoport-protect.json").read_text())
+    assert "xgboost-model.ubj" in marker["files"]
 
 
 def labelled_rows(seed: int, rows: int = 200) -> tuple[np.ndarray, np.ndarray]:

@@ -39,8 +39,19 @@ def _model_files(model_dir: Path) -> list[str]:
 def seal_model_dir(model_dir: Path, key: ModelKey) -> list[str]:
     """Seal every file in ``model_dir`` in place and write the marker; return the files."""
     files = [name for name in _model_files(model_dir) if name not in READABLE]
-    for name in files:
-        seal_file(model_dir / name, name, key)
+    for index, name in enumerate(files):
+        try:
+            seal_file(model_dir / name, name, key)
+        except OSError as exc:
+            # Whatever is left in the model directory may be uploaded: none of it readable.
+            for unsealed in files[index:]:
+                with contextlib.suppress(OSError):
+                    (model_dir / unsealed).unlink()
+            raise PlatformError(
+                f"Model file {name} could not be encrypted ({exc}); it and the files not yet "
+                "encrypted were deleted, so the job leaves no readable model. Free space in "
+                "the model directory's volume and train again."
+            ) from exc
     Marker.for_files(files, key).write(model_dir)
     return files
 
