@@ -21,7 +21,8 @@ Every algorithm gets its own plugin manager holding, in order of registration:
 1. the built-in formats plugin (``algoport.builtin_formats``: csv, json, jsonlines, npy,
    recordio-protobuf), which implements :func:`formats` like any other plugin;
 2. every installed *extension* (entry-point group ``algoport.extensions``), which may add
-   formats or wrap the algorithm's hooks with ``@hookimpl(wrapper=True)``;
+   formats, wrap the algorithm's hooks with ``@hookimpl(wrapper=True)`` or implement
+   :func:`open_model`;
 3. the algorithm plugin itself.
 
 What a clash does is said per hook. A hook implemented with an unknown name or an argument
