@@ -24,6 +24,7 @@ PACKAGES = [
     ".[test,fast,spec]",
     "plugins/sklearn",
     "plugins/xgboost",
+    "plugins/protect",
     "tests/fixture_plugins/algoport-fixtures",
 ]
 STAMP = VENV / ".algoport-installed"

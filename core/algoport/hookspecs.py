@@ -21,7 +21,8 @@ Every algorithm gets its own plugin manager holding, in order of registration:
 1. the built-in formats plugin (``algoport.builtin_formats``: csv, json, jsonlines, npy,
    recordio-protobuf), which implements :func:`formats` like any other plugin;
 2. every installed *extension* (entry-point group ``algoport.extensions``), which may add
-   formats or wrap the algorithm's hooks with ``@hookimpl(wrapper=True)``;
+   formats, wrap the algorithm's hooks with ``@hookimpl(wrapper=True)`` or implement
+   :func:`open_model`;
 3. the algorithm plugin itself.
 
 What a clash does is said per hook. A hook implemented with an unknown name or an argument
@@ -32,6 +33,7 @@ distribution.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -147,6 +149,22 @@ def load(model_dir: Path) -> Any:
     or guard itself. Raise to fail start-up; the cause is logged and ``serve`` exits
     non-zero.
     Clash: only the algorithm plugin may implement it.
+    """
+
+
+@hookspec(firstresult=True)
+def open_model(model_dir: Path) -> AbstractContextManager[Path] | None:
+    """Give ``load`` the model's files in a form it can read, e.g. decrypted.
+
+    Meant for extensions (algoport-protect implements it): a wrapper of ``load`` cannot
+    change the directory ``load`` is given, this hook can.
+    Runs: before every ``load``, in the same process.
+    Arguments: ``model_dir``, the directory ``load`` would read.
+    Return: a context manager whose value is the directory ``load`` reads instead; it is
+    exited as soon as ``load`` returns or raises, so ``load`` must read every file it needs
+    before returning. None: ``load`` reads ``model_dir``.
+    Not implemented: ``load`` reads ``model_dir``.
+    Clash: the first non-None result wins.
     """
 
 

@@ -315,7 +315,11 @@ class Algorithm:
         self._pm.hook.fit(job=job)
 
     def load(self, model_dir: Path) -> Any:
-        return self._pm.hook.load(model_dir=model_dir)
+        opened = self._pm.hook.open_model(model_dir=model_dir)
+        if opened is None:
+            return self._pm.hook.load(model_dir=model_dir)
+        with opened as readable_dir:
+            return self._pm.hook.load(model_dir=readable_dir)
 
     def predict(self, model: Any, data: Any, invocation: Invocation) -> Any:
         return self._pm.hook.predict(model=model, data=data, invocation=invocation)
