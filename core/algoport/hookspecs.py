@@ -164,7 +164,7 @@ def open_model(model_dir: Path) -> AbstractContextManager[Path] | None:
     exited as soon as ``load`` returns or raises, so ``load`` must read every file it needs
     before returning. None: ``load`` reads ``model_dir``.
     Not implemented: ``load`` reads ``model_dir``.
-    Clash: the first non-None result wins.
+    Clash: two plugins implementing it stop the load, naming both.
     """
 
 

@@ -315,6 +315,12 @@ class Algorithm:
         self._pm.hook.fit(job=job)
 
     def load(self, model_dir: Path) -> Any:
+        openers = [impl.plugin_name for impl in self._pm.hook.open_model.get_hookimpls()]
+        if len(openers) > 1:
+            raise PluginError(
+                f"Plugins {openers[0]!r} and {openers[1]!r} both implement open_model; only "
+                "one may say which directory load reads. Uninstall one of them."
+            )
         opened = self._pm.hook.open_model(model_dir=model_dir)
         if opened is None:
             return self._pm.hook.load(model_dir=model_dir)
