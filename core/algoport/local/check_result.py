@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+# A passing check's reason is evidence, cut to a line; a failure's is shown whole.
+PASSED_REASON_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class CheckResult:
         width = max((len(check.name) for check in self.checks), default=0)
         lines = [f"{'check'.ljust(width)}  result   reason"]
         lines += [
-            f"{c.name.ljust(width)}  {c.outcome.ljust(7)}  {' '.join(c.reason.split())}".rstrip()
+            f"{c.name.ljust(width)}  {c.outcome.ljust(7)}  {_shown_reason(c)}".rstrip()
             for c in self.checks
         ]
         failed = len(self.failed)
@@ -49,3 +51,10 @@ class CheckResult:
 
     def __str__(self) -> str:
         return self.report()
+
+
+def _shown_reason(check: Check) -> str:
+    reason = " ".join(check.reason.split())
+    if check.outcome == PASSED and len(reason) > PASSED_REASON_CHARS:
+        return reason[: PASSED_REASON_CHARS - 1] + "…"
+    return reason
