@@ -156,6 +156,36 @@ def test_a_streamed_channel_trains_the_file_mode_model(
     assert facts == json.loads((expected.model_dir / "xgboost-metadata.json").read_text())
 
 
+def test_query_groups_across_chunk_boundaries_rank_as_in_file_mode(
+    training_jobs: TrainingJobs,
+) -> None:
+    """Over 4 MB of libsvm, so the core cuts it into chunks, some inside a query group."""
+    rng = np.random.default_rng(2)
+    rows = 60_000
+    features = rng.normal(size=(rows, 4))
+    relevance = (features[:, 0] + rng.normal(size=rows) > 0.5).astype(int)
+    lines = [
+        f"{relevance[i]} qid:{i // 30} " + " ".join(f"{j}:{v!r}" for j, v in enumerate(row))
+        for i, row in enumerate(features.tolist())
+    ]
+    body = ("\n".join(lines) + "\n").encode()
+    assert len(body) > 5 << 20
+    hps = {**HYPERPARAMETERS, "num_round": 5, "objective": "rank:pairwise"}
+    expected = file_mode_model(training_jobs, "text/libsvm", {"train": body}, hps)
+    tree = training_jobs.lay_out(hps, {})
+
+    with streamed(tree, {"train": {"part-0": body}}, "text/libsvm"):
+        result = run_train(tree, "xgboost", timeout=180)
+
+    assert result.returncode == 0, result.failure or result.stderr
+    np.testing.assert_allclose(
+        predictions(tree.model_dir, features[:2000]),
+        predictions(expected.model_dir, features[:2000]),
+        atol=TOLERANCE,
+        rtol=0,
+    )
+
+
 def test_a_tree_method_that_needs_the_whole_data_is_refused_in_pipe_mode(
     training_jobs: TrainingJobs, data: dict[str, tuple[np.ndarray, np.ndarray]], formats: Any
 ) -> None:

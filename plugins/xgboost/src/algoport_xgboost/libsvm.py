@@ -16,7 +16,7 @@ and ``channel.read()`` reads it.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
@@ -57,6 +57,20 @@ class LibsvmRows:
     @property
     def max_index(self) -> int | None:
         return int(self.indices.max()) if self.indices.size else None
+
+    def rows(self, start: int, stop: int) -> LibsvmRows:
+        """Rows ``start`` to ``stop`` (exclusive), as parsed."""
+        first, last = int(self.indptr[start]), int(self.indptr[stop])
+        return replace(
+            self,
+            labels=None if self.labels is None else self.labels[start:stop],
+            weights=None if self.weights is None else self.weights[start:stop],
+            qid=None if self.qid is None else self.qid[start:stop],
+            indptr=self.indptr[start : stop + 1] - first,
+            indices=self.indices[first:last],
+            values=self.values[first:last],
+            lines=self.lines[start:stop],
+        )
 
     def to_csr(self, base: int, n_features: int) -> scipy.sparse.csr_matrix:
         """The rows as a CSR matrix of ``n_features`` columns, indices shifted by ``base``."""

@@ -22,6 +22,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import xgboost as xgb
 
 from algoport import Channel, DataError, UserError
@@ -171,6 +172,26 @@ def _libsvm_rows(epoch: Epoch) -> Iterator[libsvm.LibsvmRows]:
             line += piece.count(b"\n")
 
 
+def _whole_groups(chunks: Iterator[libsvm.LibsvmRows]) -> Iterator[list[libsvm.LibsvmRows]]:
+    """The chunks, with each one's last query group held back for the next: XGBoost takes
+    the records of one qid in two batches for two groups."""
+    held: list[libsvm.LibsvmRows] = []
+    for rows in chunks:
+        if rows.qid is None or not rows.n_rows:
+            yield [*held, rows]
+            held = []
+            continue
+        boundaries = np.flatnonzero(rows.qid != rows.qid[-1])
+        if not boundaries.size:
+            held.append(rows)  # one group, perhaps continued
+            continue
+        last_group = int(boundaries[-1]) + 1
+        yield [*held, rows.rows(0, last_group)]
+        held = [rows.rows(last_group, rows.n_rows)]
+    if held:
+        yield held
+
+
 class ChannelBatches(xgb.DataIter):
     """One channel's records for XGBoost, a chunk at a time; each pass reads the next epoch.
 
@@ -244,8 +265,8 @@ class ChannelBatches(xgb.DataIter):
         name = self.channel.name
         n_features = self._layout.n_features
         if self._layout.libsvm_base is not None and data.is_libsvm(self.channel):
-            for rows in _libsvm_rows(epoch):
-                yield data.libsvm_table(name, [rows], self._layout.libsvm_base, n_features)
+            for parts in _whole_groups(_libsvm_rows(epoch)):
+                yield data.libsvm_table(name, parts, self._layout.libsvm_base, n_features)
             return
         first_row = 0
         for chunk in epoch.chunks(CHUNK_BYTES):
