@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import signal
 import subprocess
@@ -251,6 +252,37 @@ def test_sigterm_while_boosting_checkpoints_and_a_restart_finishes(
         atol=TOLERANCE,
         rtol=0,
     )
+
+
+def test_sigterm_while_a_pipe_is_read_stops_before_the_next_epoch(
+    training_jobs: TrainingJobs, data: dict[str, tuple[np.ndarray, np.ndarray]], formats: Any
+) -> None:
+    """The test writes epoch 0 itself and creates no train_1: a job that opened it would wait
+    for it, then fail."""
+    tree = training_jobs.lay_out(HYPERPARAMETERS, {})
+    tree.channel("train", {}, content_type="text/csv", input_mode="Pipe")
+    (tree.paths.data_dir / "train").rmdir()
+    fifo = tree.paths.data_dir / "train_0"
+    os.mkfifo(fifo)
+    body = encoded("text/csv", *data["train"], formats)
+    process = subprocess.Popen(
+        command("train"),
+        env=tree.env("xgboost", ALGOPORT_PIPE_WAIT_SECONDS="20"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with open(fifo, "wb") as writer:  # returns once train has opened epoch 0
+        writer.write(body[: len(body) // 2])
+        writer.flush()
+        process.send_signal(signal.SIGTERM)
+        writer.write(body[len(body) // 2 :])
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 0, stderr
+    assert tree.failure is None
+    assert "training was stopped before boosting began; there is nothing to save" in stderr
+    assert not (tree.model_dir / "xgboost-model.ubj").exists()
 
 
 def test_two_hosts_stream_their_own_shards_into_the_one_host_model(

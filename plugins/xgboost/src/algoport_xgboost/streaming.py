@@ -86,9 +86,9 @@ def matrices(
     present = [c for c in channels if c is not None]
     epochs = {c.name: _epochs(c) for c in present}
     try:
-        layout = _survey(train, present, epochs, settings.csv_weights, peers)
-        nthread = int(settings.params["nthread"])
         stop_reading = stop if peers.size == 1 else None
+        layout = _survey(train, present, epochs, settings.csv_weights, peers, stop_reading)
+        nthread = int(settings.params["nthread"])
         train_batches = ChannelBatches(train, epochs[train.name], layout, settings, peers)
         train_matrix = xgb.QuantileDMatrix(
             train_batches.stopping(stop_reading),
@@ -137,6 +137,7 @@ def _survey(
     epochs: Mapping[str, Iterator[Epoch]],
     csv_weights: bool,
     peers: Peers,
+    stop: threading.Event | None,
 ) -> Layout:
     """The feature count and libsvm index base, agreed by every host, from one epoch each."""
     dense: dict[str, Table | None] = {}
@@ -146,6 +147,8 @@ def _survey(
         epoch = next(epochs[channel.name])
         if data.is_libsvm(channel):
             for rows in _libsvm_rows(epoch):
+                if stop is not None and stop.is_set():
+                    raise ReadingStopped
                 if rows.min_index is not None and rows.max_index is not None:
                     lowest.append(rows.min_index)
                     highest.append(rows.max_index)
@@ -238,11 +241,11 @@ class ChannelBatches(xgb.DataIter):
         self._tables = None
 
     def next(self, input_data: Callable[..., None]) -> bool:
+        if self._stop is not None and self._stop.is_set():
+            raise ReadingStopped
         if self._tables is None:
             self.passes += 1
             self._tables = self._pass(next(self._epochs))
-        if self._stop is not None and self._stop.is_set():
-            raise ReadingStopped
         table = next(self._tables, None)
         if table is None:
             return False
