@@ -285,8 +285,17 @@ def test_sigterm_while_a_pipe_is_read_stops_before_the_next_epoch(
     assert not (tree.model_dir / "xgboost-model.ubj").exists()
 
 
-def test_two_hosts_stream_their_own_shards_into_the_one_host_model(
-    training_jobs: TrainingJobs, formats: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("distribution", "rows"),
+    # FullyReplicated deals 4 MB chunks round-robin: this channel is one chunk.
+    [("ShardedByS3Key", (800, 800)), ("FullyReplicated", (1600, 0))],
+)
+def test_two_hosts_stream_their_own_pipes_into_the_one_host_model(
+    training_jobs: TrainingJobs,
+    formats: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    distribution: str,
+    rows: tuple[int, int],
 ) -> None:
     """Features on a grid of fewer values than max_bin: each host's sketch gives the bins of
     one host's, so the two-host model equals the one-host model (see the distributed tests)."""
@@ -310,9 +319,11 @@ def test_two_hosts_stream_their_own_shards_into_the_one_host_model(
         for rank, host in enumerate(hosts):
             tree = training_jobs.lay_out(HYPERPARAMETERS, {})
             tree.resources(current_host=host, hosts=hosts)
-            shard = {name: files[name] for name in names[rank::2]}  # as SageMaker deals objects
+            # SageMaker deals the objects of a sharded channel over the hosts.
+            sharded = distribution == "ShardedByS3Key"
+            shard = {name: files[name] for name in (names[rank::2] if sharded else names)}
             running.enter_context(
-                streamed(tree, {"train": shard}, "text/csv", distribution="ShardedByS3Key")
+                streamed(tree, {"train": shard}, "text/csv", distribution=distribution)
             )
             started.append(
                 subprocess.Popen(
@@ -325,9 +336,9 @@ def test_two_hosts_stream_their_own_shards_into_the_one_host_model(
             )
             trees.append(tree)
         outputs = [process.communicate(timeout=240) for process in started]
-    for process, (_, stderr) in zip(started, outputs, strict=True):
+    for process, (_, stderr), host_rows in zip(started, outputs, rows, strict=True):
         assert process.returncode == 0, stderr
-        assert passes(stderr) == {"train": (800, 4)}
+        assert passes(stderr) == {"train": (host_rows, 4)}
     np.testing.assert_allclose(
         predictions(trees[0].model_dir, features),
         predictions(expected.model_dir, features),
