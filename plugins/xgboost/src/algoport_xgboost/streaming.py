@@ -61,6 +61,7 @@ def is_streamed(channels: tuple[Channel, Channel | None]) -> bool:
 
 
 def check_streamable(params: Mapping[str, Any]) -> None:
+    """Refuse the settings that train on raw values only, not on a quantised matrix."""
     for name, values in NOT_HIST.items():
         for value in values:
             if value in str(params.get(name, "")):
@@ -89,20 +90,20 @@ def matrices(
         stop_reading = stop if peers.size == 1 else None
         layout = _survey(train, present, epochs, settings.csv_weights, peers, stop_reading)
         nthread = int(settings.params["nthread"])
-        train_batches = ChannelBatches(train, epochs[train.name], layout, settings, peers)
+        train_batches = ChannelBatches(
+            train, epochs[train.name], layout, settings, peers, stop_reading
+        )
         train_matrix = xgb.QuantileDMatrix(
-            train_batches.stopping(stop_reading),
-            max_bin=settings.params.get("max_bin"),
-            nthread=nthread,
+            train_batches, max_bin=settings.params.get("max_bin"), nthread=nthread
         )
         rows = {train.name: train_matrix.num_row()}
         _log_read(train_batches, rows[train.name])
         validation_matrix = None
         if validation is not None:
-            batches = ChannelBatches(validation, epochs[validation.name], layout, settings, peers)
-            validation_matrix = xgb.QuantileDMatrix(
-                batches.stopping(stop_reading), ref=train_matrix, nthread=nthread
+            batches = ChannelBatches(
+                validation, epochs[validation.name], layout, settings, peers, stop_reading
             )
+            validation_matrix = xgb.QuantileDMatrix(batches, ref=train_matrix, nthread=nthread)
             rows[validation.name] = validation_matrix.num_row()
             _log_read(batches, rows[validation.name])
     except ReadingStopped:
@@ -201,7 +202,8 @@ class ChannelBatches(xgb.DataIter):
     ``reset`` only marks the pass as done: the next epoch opens when XGBoost asks for the
     next pass's first chunk, so the reset XGBoost makes after its last pass opens nothing.
     On several hosts a FullyReplicated channel's chunks are dealt round-robin (every host
-    reads the same chunks), so together the hosts train on each record once.
+    reads the same chunks), so together the hosts train on each record once. Once ``stop``
+    is set, the next request for a chunk raises ReadingStopped.
     """
 
     def __init__(
@@ -211,6 +213,7 @@ class ChannelBatches(xgb.DataIter):
         layout: Layout,
         settings: TrainingSettings,
         peers: Peers,
+        stop: threading.Event | None,
     ) -> None:
         super().__init__(release_data=True)
         self.channel = channel
@@ -218,7 +221,7 @@ class ChannelBatches(xgb.DataIter):
         self._epochs = epochs
         self._layout = layout
         self._settings = settings
-        self._stop: threading.Event | None = None
+        self._stop = stop
         self._keep: Callable[[int], bool] = lambda index: True
         if peers.size > 1 and channel.distribution == "FullyReplicated":
             self._keep = lambda index: index % peers.size == peers.rank
@@ -231,11 +234,6 @@ class ChannelBatches(xgb.DataIter):
                 peers.rank + 1,
             )
         self._tables: Iterator[Table] | None = None
-
-    def stopping(self, stop: threading.Event | None) -> ChannelBatches:
-        """These batches, ending the reading with ReadingStopped once ``stop`` is set."""
-        self._stop = stop
-        return self
 
     def reset(self) -> None:
         self._tables = None
