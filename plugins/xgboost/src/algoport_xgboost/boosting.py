@@ -12,7 +12,7 @@ from algoport import TrainingJob, UserError
 from algoport_xgboost import cluster, eval_metrics
 from algoport_xgboost.callbacks import LogMetrics, ResumableEarlyStopping, StopAndCheckpoint
 from algoport_xgboost.checkpoints import Checkpointer, Resumed
-from algoport_xgboost.data import TRAIN, VALIDATION, TrainingData
+from algoport_xgboost.data import TRAIN, VALIDATION, Matrices
 from algoport_xgboost.errors import xgboost_message
 from algoport_xgboost.peers import Peers
 from algoport_xgboost.settings import TrainingSettings
@@ -31,18 +31,17 @@ class Boosted:
 def boost(
     job: TrainingJob,
     settings: TrainingSettings,
-    loaded: TrainingData,
+    matrices: Matrices,
     peers: Peers,
     resumed: Resumed | None,
 ) -> Boosted:
     done = resumed.rounds if resumed else 0
     if resumed is not None and done >= settings.num_round:
         return Boosted(_first_rounds(resumed.booster, settings.num_round), done, False)
-    nthread = int(settings.params["nthread"])
-    train = loaded.train.dmatrix(nthread)
+    train = matrices.train
     evals = [(train, TRAIN)]
-    if loaded.validation is not None:
-        evals.append((loaded.validation.dmatrix(nthread), VALIDATION))
+    if matrices.validation is not None:
+        evals.append((matrices.validation, VALIDATION))
     stopper = StopAndCheckpoint(
         job.stop_requested, peers, Checkpointer(job, settings.checkpoint_interval), done
     )

@@ -1,4 +1,5 @@
-"""Training data: channels (text/csv or text/libsvm) into XGBoost DMatrix objects.
+"""Training data: File-mode channels (text/csv, text/libsvm, recordio-protobuf) read whole
+into XGBoost DMatrix objects; ``streaming`` reads Pipe and FastFile channels chunk by chunk.
 
 With several hosts, the hosts agree on how libsvm indices count and on the feature count;
 each host keeps the files SageMaker gave it of a ShardedByS3Key channel, and its own 1/N
@@ -17,7 +18,7 @@ import numpy.typing as npt
 import scipy.sparse
 import xgboost as xgb
 
-from algoport import Channel, DataError, UserError
+from algoport import Channel, DataError, Dataset, UserError
 from algoport_xgboost import libsvm, model, objectives
 from algoport_xgboost.peers import LONE_HOST, Peers
 
@@ -25,7 +26,7 @@ log = logging.getLogger("algoport.xgboost")
 
 TRAIN = "train"
 VALIDATION = "validation"
-CONTENT_TYPES = ("text/libsvm", "text/csv", "text/x-libsvm")
+CONTENT_TYPES = ("text/libsvm", "text/csv", "text/x-libsvm", "application/x-recordio-protobuf")
 
 Features: TypeAlias = npt.NDArray[np.float64] | scipy.sparse.csr_matrix
 
@@ -81,12 +82,25 @@ class Table:
 
 
 @dataclass(frozen=True)
-class TrainingData:
-    train: Table
-    validation: Table | None
+class Matrices:
+    """What boosting trains on and scores every round."""
+
+    train: xgb.DMatrix
+    validation: xgb.DMatrix | None
     # The libsvm index of column 0: 0 or 1 as the libsvm data counted, 0 after CSV (a
     # libsvm request to a CSV-trained model names CSV column j by index j).
     libsvm_index_base: int
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    train: Table
+    validation: Table | None
+    libsvm_index_base: int
+
+    def matrices(self, nthread: int) -> Matrices:
+        validation = self.validation.dmatrix(nthread) if self.validation is not None else None
+        return Matrices(self.train.dmatrix(nthread), validation, self.libsvm_index_base)
 
 
 def _cuts(n_rows: int, count: int, qid: npt.NDArray[np.int64] | None) -> list[int]:
@@ -101,26 +115,34 @@ def is_libsvm(channel: Channel) -> bool:
     return channel.content_type.essence in libsvm.MEDIA_TYPES
 
 
-def read_csv(channel: Channel, csv_weights: bool, *, may_be_empty: bool = False) -> Table | None:
-    """The channel's records; None when it has no files and ``may_be_empty``."""
+def read_dense(channel: Channel, csv_weights: bool, *, may_be_empty: bool = False) -> Table | None:
+    """The records of a CSV or recordio-protobuf channel; None when it has no files and
+    ``may_be_empty``."""
     if may_be_empty and not channel.files():
         return None
-    dataset = channel.read()
+    return dense_table(channel.name, channel.read(), csv_weights)
+
+
+def dense_table(channel: str, dataset: Dataset, csv_weights: bool, first_row: int = 0) -> Table:
+    """Labelled records (of a whole channel or one chunk) as a Table; the weight column split
+    off with ``csv_weights``."""
     if dataset.labels is None:
         raise UserError(
-            f"Channel {channel.name!r} has no label column (label_size=0); XGBoost trains on "
-            "labelled data: put the label in the first column and drop label_size=0."
+            f"Channel {channel!r} has no label column (label_size=0) or label field; XGBoost "
+            "trains on labelled data: put the label in the first CSV column and drop "
+            "label_size=0, or write the records with their labels."
         )
     features = np.asarray(dataset.features, dtype=np.float64)
     weights = None
     if csv_weights:
         if features.shape[1] < 2:
             raise DataError(
-                f"Channel {channel.name!r} has {features.shape[1] + 1} columns; csv_weights=true "
+                f"Channel {channel!r} has {features.shape[1] + 1} columns; csv_weights=true "
                 "needs the label, a weight and at least one feature column."
             )
         weights, features = features[:, 0], features[:, 1:]
-    return Table(channel.name, features, np.asarray(dataset.labels, np.float64), weights)
+    labels = np.asarray(dataset.labels, np.float64)
+    return Table(channel, features, labels, weights, first_row=first_row)
 
 
 def read_libsvm_files(channel: Channel, *, may_be_empty: bool = False) -> list[libsvm.LibsvmRows]:
@@ -195,12 +217,15 @@ def load(
     parsed = {c.name: read_libsvm_files(c, may_be_empty=several) for c in channels if is_libsvm(c)}
     base = None
     if parsed:
-        here = libsvm.index_base(*(p for parts in parsed.values() for p in parts))
-        base = 0 if peers.any(here == 0) else 1
+        lows = [p.min_index for parts in parsed.values() for p in parts if p.min_index is not None]
+        base = agreed_index_base(min(lows, default=None), peers)
     dense = {
-        c.name: read_csv(c, csv_weights, may_be_empty=several) for c in channels if not is_libsvm(c)
+        c.name: read_dense(c, csv_weights, may_be_empty=several)
+        for c in channels
+        if not is_libsvm(c)
     }
-    n_features = _feature_count(train.name, dense, parsed, base, peers)
+    highest = [p.max_index for parts in parsed.values() for p in parts if p.max_index is not None]
+    n_features = feature_count(train.name, dense, max(highest, default=None), base, peers)
     tables: dict[str, Table] = {}
     for channel in channels:
         if channel.name in parsed:
@@ -227,7 +252,7 @@ def load(
             )
         tables[channel.name] = table
     if several:
-        _check_some_host_has_records(tables, peers)
+        check_rows({name: table.n_rows for name, table in tables.items()}, peers)
     return TrainingData(
         tables[train.name],
         tables[validation.name] if validation else None,
@@ -235,20 +260,26 @@ def load(
     )
 
 
-def _feature_count(
+def agreed_index_base(lowest: int | None, peers: Peers) -> int:
+    """0 when any host's libsvm data has index 0, else 1: XGBoost's rule over all the data."""
+    return 0 if peers.any(lowest == 0) else 1
+
+
+def feature_count(
     train: str,
     dense: dict[str, Table | None],
-    parsed: dict[str, list[libsvm.LibsvmRows]],
+    highest: int | None,
     base: int | None,
     peers: Peers,
 ) -> int:
+    """The feature columns of both channels, on every host: the CSV columns of channel
+    ``train``, else the widest record; ``highest`` is the highest libsvm index seen here."""
     if train in dense:
         return _csv_feature_count(train, dense[train], peers)
     widths = [t.n_features for t in dense.values() if t is not None]
-    highest = [p.max_index for parts in parsed.values() for p in parts if p.max_index is not None]
-    if highest:
+    if highest is not None:
         assert base is not None
-        widths.append(max(highest) + 1 - base)
+        widths.append(highest + 1 - base)
     width = peers.max(max(widths, default=0))
     if not width:
         raise DataError("Channel 'train' has records but no feature values; nothing to learn from.")
@@ -277,14 +308,17 @@ def _csv_feature_count(train: str, table: Table | None, peers: Peers) -> int:
     return most
 
 
-def _check_some_host_has_records(tables: dict[str, Table], peers: Peers) -> None:
-    for name, table in tables.items():
-        if not peers.sum(table.n_rows):
+def check_rows(rows: dict[str, int], peers: Peers) -> None:
+    """Each channel has records on some host; a host without any takes part all the same."""
+    for name, count in rows.items():
+        if peers.size == 1 and not count:
+            raise DataError(f"Channel {name!r} has no records.")
+        if not peers.sum(count):
             raise UserError(
                 f"Channel {name!r} has no records on any of the {peers.size} hosts; check the "
                 "channel's S3 prefix."
             )
-        if not table.n_rows:
+        if not count:
             log.warning(
                 "this host has no records of channel %r; it takes part in training with none",
                 name,

@@ -8,7 +8,7 @@ common path stays fast. Numbers follow CSV's grammar (``1_000`` and ``0x1`` are 
 numbers).
 
 Indices are kept as written. Whether they count from 0 or 1 is decided over a whole data
-set (see :func:`index_base`), as XGBoost does, and applied by :meth:`LibsvmRows.to_csr`.
+set, as XGBoost does (``data.agreed_index_base``), and applied by :meth:`LibsvmRows.to_csr`.
 :data:`FORMATS` makes ``text/libsvm`` a format of the algorithm, so that requests decode
 and ``channel.read()`` reads it.
 """
@@ -16,7 +16,7 @@ and ``channel.read()`` reads it.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
@@ -58,6 +58,20 @@ class LibsvmRows:
     def max_index(self) -> int | None:
         return int(self.indices.max()) if self.indices.size else None
 
+    def rows(self, start: int, stop: int) -> LibsvmRows:
+        """Rows ``start`` to ``stop`` (exclusive), as parsed."""
+        first, last = int(self.indptr[start]), int(self.indptr[stop])
+        return replace(
+            self,
+            labels=None if self.labels is None else self.labels[start:stop],
+            weights=None if self.weights is None else self.weights[start:stop],
+            qid=None if self.qid is None else self.qid[start:stop],
+            indptr=self.indptr[start : stop + 1] - first,
+            indices=self.indices[first:last],
+            values=self.values[first:last],
+            lines=self.lines[start:stop],
+        )
+
     def to_csr(self, base: int, n_features: int) -> scipy.sparse.csr_matrix:
         """The rows as a CSR matrix of ``n_features`` columns, indices shifted by ``base``."""
         columns = self.indices - base
@@ -89,14 +103,12 @@ class LibsvmRows:
                 )
 
 
-def index_base(*datasets: LibsvmRows) -> int:
-    """0 when any index is 0, else 1: XGBoost's rule, applied to the whole data set at once."""
-    lows = [d.min_index for d in datasets if d.min_index is not None]
-    return 0 if lows and min(lows) == 0 else 1
-
-
-def parse(body: bytes, source: str, *, labelled: bool, blank_lines: bool = True) -> LibsvmRows:
+def parse(
+    body: bytes, source: str, *, labelled: bool, blank_lines: bool = True, first_line: int = 1
+) -> LibsvmRows:
     """Parse a libsvm body. ``labelled``: every line starts with a label (training data).
+
+    ``first_line`` numbers the body's first line, for a body cut from a longer stream.
 
     Request lines may omit the label: a first token without ``:`` is a label and ignored.
     ``blank_lines=False`` refuses blank and comment-only lines before the last record, so
@@ -112,7 +124,7 @@ def parse(body: bytes, source: str, *, labelled: bool, blank_lines: bool = True)
     counts: list[int] = []
     lines: list[int] = []
     has_comments = b"#" in text
-    for number, raw in enumerate(text.split(b"\n"), 1):
+    for number, raw in enumerate(text.split(b"\n"), first_line):
         line = (raw.split(b"#", 1)[0] if has_comments else raw).strip()
         if not line:
             if blank_lines:
@@ -146,7 +158,7 @@ def parse(body: bytes, source: str, *, labelled: bool, blank_lines: bool = True)
     heads = _labels(labels) if labelled else (None, None)
     qid_array = _integers(_numbers(qids)) if qids else None
     if pairs is None or heads is None or (qids and qid_array is None):
-        _raise_first_problem(text, source, labelled)
+        _raise_first_problem(text, source, labelled, first_line)
         raise DataError(f"{source} is not in libsvm format; expected `label index:value …`.")
     indices, values = pairs
     label_array, weight_array = heads
@@ -261,9 +273,9 @@ def _error(source: str, line: int, problem: str) -> DataError:
     return DataError(f"{source}, line {line} {problem}")
 
 
-def _raise_first_problem(text: bytes, source: str, labelled: bool) -> None:
+def _raise_first_problem(text: bytes, source: str, labelled: bool, first_line: int) -> None:
     """The slow pass: walk the lines again and raise for the first malformed token."""
-    for number, raw in enumerate(text.split(b"\n"), 1):
+    for number, raw in enumerate(text.split(b"\n"), first_line):
         tokens = raw.split(b"#", 1)[0].split()
         for position, token in enumerate(tokens):
             problem = _token_problem(

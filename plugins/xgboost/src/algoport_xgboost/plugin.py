@@ -41,6 +41,8 @@ VALIDATION_METRICS = (
 )
 TRAIN_METRICS = ("rmse", "mae", "logloss", "error", "mlogloss", "merror")
 
+# Pipe and FastFile channels are streamed (streaming.py).
+INPUT_MODES = ("File", "FastFile", "Pipe")
 ACCEPTS = (
     "text/csv",
     "text/libsvm",
@@ -70,12 +72,15 @@ def channels() -> Sequence[ChannelSpec]:
             name=TRAIN,
             required=True,
             content_types=CONTENT_TYPES,
+            input_modes=INPUT_MODES,
             description="Labelled training records: libsvm (the default, as for SageMaker's "
-            "built-in XGBoost) or CSV with the label first.",
+            "built-in XGBoost), CSV with the label first, or recordio-protobuf with a label. "
+            "Pipe and FastFile stream it in chunks into a quantised matrix.",
         ),
         ChannelSpec(
             name=VALIDATION,
             content_types=CONTENT_TYPES,
+            input_modes=INPUT_MODES,
             description="Labelled records scored every round; needed for early stopping.",
         ),
     ]

@@ -1,8 +1,9 @@
 """``fit``: check the settings, read the channels, boost, and save the model.
 
-On one host, or on several joined into one XGBoost collective (``cluster``). A job stopped
-by SIGTERM ends after the current round with a checkpoint and returns normally; a restarted
-job resumes from the latest checkpoint (``checkpoints``).
+On one host, or on several joined into one XGBoost collective (``cluster``). File-mode
+channels are read whole (``data``), Pipe and FastFile channels streamed (``streaming``). A
+job stopped by SIGTERM ends after the current round with a checkpoint and returns normally;
+a restarted job resumes from the latest checkpoint (``checkpoints``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import xgboost as xgb
 
 from algoport import Channel, TrainingJob, UserError
-from algoport_xgboost import checkpoints, cluster, data, model
+from algoport_xgboost import checkpoints, cluster, data, model, streaming
 from algoport_xgboost.boosting import Boosted, boost
 from algoport_xgboost.data import TRAIN, VALIDATION
 from algoport_xgboost.peers import LONE_HOST, Peers
@@ -34,6 +35,8 @@ def fit(job: TrainingJob) -> None:
         tuning_metric=tuning_objective_metric(job),
     )
     channels = (train_channel, validation_channel)
+    if streaming.is_streamed(channels):
+        streaming.check_streamable(settings.params)
     hosts = job.resources.hosts
     if len(hosts) == 1:
         _train(job, settings, channels, LONE_HOST)
@@ -89,15 +92,12 @@ def _train(
     channels: tuple[Channel, Channel | None],
     peers: Peers,
 ) -> None:
-    loaded = data.load(*channels, settings.csv_weights, peers)
-    for table in (loaded.train, loaded.validation):
-        if table is not None and (table.n_rows or peers.size == 1):
-            data.check_labels(table, settings.objective, settings.num_class)
-    if peers.any(job.stop_requested.is_set()):
+    matrices = _matrices(job, settings, channels, peers)
+    if matrices is None or peers.any(job.stop_requested.is_set()):
         job.stop_requested.set()
         log.warning("training was stopped before boosting began; there is nothing to save")
         return
-    boosted = boost(job, settings, loaded, peers, checkpoints.resume(job, peers))
+    boosted = boost(job, settings, matrices, peers, checkpoints.resume(job, peers))
     if boosted.interrupted:
         first_host = job.resources.hosts[0]
         log.warning(
@@ -110,14 +110,30 @@ def _train(
             return
         log.warning("saving the model trained so far (save_model_on_termination)")
     if job.is_master:
-        _save(job, loaded, boosted)
+        _save(job, matrices.libsvm_index_base, boosted)
 
 
-def _save(job: TrainingJob, loaded: data.TrainingData, boosted: Boosted) -> None:
+def _matrices(
+    job: TrainingJob,
+    settings: TrainingSettings,
+    channels: tuple[Channel, Channel | None],
+    peers: Peers,
+) -> data.Matrices | None:
+    """The DMatrix of each channel; None when a stop came while a channel was streamed."""
+    if streaming.is_streamed(channels):
+        return streaming.matrices(channels, settings, peers, job.stop_requested)
+    loaded = data.load(*channels, settings.csv_weights, peers)
+    for table in (loaded.train, loaded.validation):
+        if table is not None and (table.n_rows or peers.size == 1):
+            data.check_labels(table, settings.objective, settings.num_class)
+    return loaded.matrices(int(settings.params["nthread"]))
+
+
+def _save(job: TrainingJob, libsvm_index_base: int, boosted: Boosted) -> None:
     booster = boosted.booster
     facts = model.ModelFacts.from_booster(
         booster,
-        libsvm_index_base=loaded.libsvm_index_base,
+        libsvm_index_base=libsvm_index_base,
         best_iteration=_best_iteration(booster),
         rounds=booster.num_boosted_rounds(),
     )
