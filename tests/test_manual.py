@@ -20,6 +20,7 @@ MANUAL = Path(__file__).resolve().parents[1] / "docs" / "plugin-authors.md"
 HANDED_TO_PLUGINS = {
     "TrainingJob",
     "Channel",
+    "Epoch",
     "Dataset",
     "ResourceConfig",
     "Invocation",

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from algoport.capabilities import Capabilities as Capabilities
     from algoport.channels import Channel as Channel
     from algoport.channels import ChannelSpec as ChannelSpec
+    from algoport.channels import Epoch as Epoch
     from algoport.contract import ResourceConfig as ResourceConfig
     from algoport.errors import AlgorithmError as AlgorithmError
     from algoport.errors import DataError as DataError

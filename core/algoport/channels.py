@@ -116,6 +116,13 @@ class Epoch:
             except DataError as exc:
                 raise DataError(f"Channel {self.channel.name!r}, {name}: {exc}") from None
 
+    def lines(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[str, bytes]]:
+        """(object name, whole lines) about ``chunk_bytes`` at a time, for a plugin that
+        parses the text itself; memory stays bounded."""
+        for name, stream in self._sources:
+            for piece in line_chunks(stream, chunk_bytes):
+                yield name, piece
+
     def read(self) -> Dataset:
         """All of this epoch's records in one Dataset."""
         where = f"Channel {self.channel.name!r}"

@@ -1,7 +1,7 @@
 """Pipe and FastFile channels, streamed a chunk at a time into XGBoost's ``QuantileDMatrix``.
 
 A channel is never held whole: an ``xgboost.DataIter`` gives XGBoost one chunk (about
-``CHUNK_BYTES`` of the channel's bytes) at a time, and XGBoost keeps only the quantised
+4 MB of the channel's bytes, the core's chunk) at a time, and XGBoost keeps only the quantised
 matrix, about one byte per feature value. A QuantileDMatrix rather than external memory,
 because Pipe mode is for data the instance's disk may not hold, and external memory
 caches the whole channel on disk.
@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-from algoport import Channel, DataError, UserError
-from algoport.channels import CHUNK_BYTES, Epoch, line_chunks
+from algoport import Channel, DataError, Epoch, UserError
 from algoport_xgboost import data, libsvm, model
 from algoport_xgboost.data import Matrices, Table
 from algoport_xgboost.peers import Peers
@@ -154,7 +153,7 @@ def _survey(
                     lowest.append(rows.min_index)
                     highest.append(rows.max_index)
             continue
-        first = next(epoch.chunks(CHUNK_BYTES), None)
+        first = next(epoch.chunks(), None)
         dense[channel.name] = (
             None if first is None else data.dense_table(channel.name, first, csv_weights)
         )
@@ -168,12 +167,13 @@ def _survey(
 
 
 def _libsvm_rows(epoch: Epoch) -> Iterator[libsvm.LibsvmRows]:
-    for name, stream in epoch.streams():
-        line = 1
-        for piece in line_chunks(stream, CHUNK_BYTES):
-            source = f"Channel {epoch.channel.name!r}, {name}"
-            yield libsvm.parse(piece, source, labelled=True, first_line=line)
-            line += piece.count(b"\n")
+    current, line = None, 1
+    for name, piece in epoch.lines():
+        if name != current:
+            current, line = name, 1
+        source = f"Channel {epoch.channel.name!r}, {name}"
+        yield libsvm.parse(piece, source, labelled=True, first_line=line)
+        line += piece.count(b"\n")
 
 
 def _whole_groups(chunks: Iterator[libsvm.LibsvmRows]) -> Iterator[list[libsvm.LibsvmRows]]:
@@ -270,7 +270,7 @@ class ChannelBatches(xgb.DataIter):
                 yield data.libsvm_table(name, parts, self._layout.libsvm_base, n_features)
             return
         first_row = 0
-        for chunk in epoch.chunks(CHUNK_BYTES):
+        for chunk in epoch.chunks():
             table = data.dense_table(name, chunk, self._settings.csv_weights, first_row)
             if table.n_features != n_features:
                 raise DataError(
