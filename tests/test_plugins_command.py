@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from algoport.testing import SageMakerTree, command, run_train
+from algoport.testing import SageMakerTree, ServeProcess, command, run_train
 
 
 def plugins(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -101,3 +101,31 @@ def test_a_reader_that_stops_early_gets_no_traceback() -> None:
 
     assert process.returncode == 141
     assert stderr == ""
+
+
+def test_two_extensions_opening_the_model_stop_serve_naming_both(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    # algoport-protect (installed in the test environment) implements open_model too.
+    site = tmp_path / "site"
+    (site / "second_opener.py").parent.mkdir(parents=True)
+    (site / "second_opener.py").write_text(
+        "from algoport import hookimpl\n\n@hookimpl\ndef open_model(model_dir):\n    return None\n"
+    )
+    write_distribution(
+        site, "algoport-second-opener", "[algoport.extensions]\nsecond-opener = second_opener\n"
+    )
+    server = ServeProcess(
+        model_dir, "fixture-linear", env={"PYTHONPATH": str(site)}, wait_ready=False
+    )
+    server.start()
+    try:
+        assert server.process is not None
+        code = server.process.wait(timeout=60)
+        logs = server.logs()
+    finally:
+        server.stop()
+
+    assert code != 0
+    assert "both implement open_model" in logs
+    assert "'second-opener'" in logs and "'protect'" in logs
