@@ -14,6 +14,7 @@ import pytest
 
 from algoport.formats import recordio_protobuf
 from algoport.local.processes import ServeProcess
+from algoport.local.transform import TransformResult, TransformSettings, run_transform
 
 MB = 1024 * 1024
 STREAMED = {"ALGOPORT_STREAM_CHUNK_MB": "1"}
@@ -154,3 +155,27 @@ def test_the_payload_limit_applies_when_set_to_a_body_of_no_declared_length(serv
     assert reply.status_code == 413
     assert "the limit is 1 MB" in reply.json()["error"]
     assert server.client.get("/execution-parameters").json()["MaxPayloadInMB"] == 1
+
+
+def test_local_transform_sends_a_file_whole_with_max_payload_0_and_gets_the_batched_output(
+    serve, tmp_path: Path
+) -> None:
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "good.csv").write_bytes(csv_body(100_000))  # about 4 MB
+    (inputs / "bad.csv").write_bytes(csv_body(100_000, bad_row=90_000))
+    server = serve(STREAMED)
+
+    def transform(max_payload_mb: int, output: str) -> list[TransformResult]:
+        settings = TransformSettings(accept="text/csv", max_payload_mb=max_payload_mb)
+        return run_transform(server.url, [inputs], tmp_path / output, settings)
+
+    bad, good = transform(0, "whole")
+    batched = transform(1, "batched")[1]
+    assert (good.records, good.batches) == (100_000, 1)
+    assert good.output is not None and batched.output is not None
+    assert good.output.read_bytes() == batched.output.read_bytes()
+    assert bad.output is None and not (tmp_path / "whole" / "bad.csv.out").exists()
+    assert bad.error is not None
+    assert bad.error.startswith("the request of bad.csv failed with 200: the reply broke off (")
+    assert "'oops' is not a number" in bad.error
