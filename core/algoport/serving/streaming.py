@@ -160,7 +160,8 @@ class BodyChunks:
             if self.offset and self.framing.is_blank(self.buffer):
                 return None
             length = len(self.buffer)
-        chunk = Chunk(bytes(self.buffer[:length]), self.records + 1, self.offset)
+        with memoryview(self.buffer) as view:
+            chunk = Chunk(bytes(view[:length]), self.records + 1, self.offset)
         del self.buffer[:length]
         self.records += records
         self.offset += length
@@ -186,7 +187,9 @@ class BodyChunks:
     def _count(self, size: int) -> None:
         self.received += size
         if self.received > self.settings.max_payload_bytes:
-            raise payload_too_large(self.settings, f"more than {self.received - 1} bytes")
+            raise payload_too_large(
+                self.settings, f"more than {self.settings.max_payload_bytes} bytes"
+            )
 
     async def drain(self) -> None:
         """Read and drop the rest of the body, each chunk's worth within the time limit."""
