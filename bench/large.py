@@ -1,6 +1,6 @@
 """Large requests: seconds, rows/s and the worker's peak memory, streamed vs whole-body.
 
-    python bench/large.py [--sizes-mb 10,100,1024]
+    python bench/large.py [--sizes-mb 10,100,1024] [--paths streamed,whole-body]
 
 Trains algoport-sklearn's `linear` (a binary classifier, one prediction per row) on
 algoport-xgboost's demo data (30 features) through the real `train`, writes CSV bodies of
@@ -86,8 +86,10 @@ def peak_rss_mb(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes-mb", default="10,100,1024", help="body sizes, in MB")
+    parser.add_argument("--paths", default=",".join(PATHS), help="streamed, whole-body or both")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes_mb.split(",")]
+    paths = {name: PATHS[name] for name in args.paths.split(",")}
 
     rows_out = []
     with tempfile.TemporaryDirectory(prefix="algoport-bench-") as tmp:
@@ -99,7 +101,7 @@ def main() -> None:
         for size in sizes:
             body = workdir / f"body-{size}.csv"
             rows = write_body(body, data, size)
-            for name, env in PATHS.items():
+            for name, env in paths.items():
                 server = ServeProcess(model_dir, env=env)
                 del server.environ["SAGEMAKER_MODEL_SERVER_WORKERS"]  # one a CPU, the default
                 with server:
