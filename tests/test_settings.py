@@ -20,8 +20,10 @@ def test_defaults_follow_the_platform() -> None:
     settings = Settings.from_environ({})
     assert settings.base_dir == Path("/opt/ml")
     assert settings.port == 8080
-    assert settings.timeout_seconds == 60
-    assert settings.max_payload_bytes == 6 * 1024 * 1024
+    assert settings.timeout_seconds == 3600  # an asynchronous request's hour
+    assert settings.max_payload_mb is None
+    assert settings.max_payload_bytes == 1024 * 1024 * 1024  # asynchronous inference's 1 GB
+    assert settings.max_decoded_mb == 16 * 6  # a whole body decodes as a real-time one
     assert settings.workers >= 1
     assert settings.max_concurrent_transforms == settings.workers
     assert settings.algorithm is None
@@ -55,6 +57,7 @@ def test_values_are_parsed_to_their_types() -> None:
         ("ALGOPORT_PIPE_WAIT_SECONDS", "nan", "a number from 0 to 86400"),
         ("SAGEMAKER_MODEL_SERVER_WORKERS", "0", "an integer from 1 to 512"),
         ("SAGEMAKER_BIND_TO_PORT", "80.5", "an integer from 0 to 65535"),
+        ("SAGEMAKER_MAX_PAYLOAD_IN_MB", "101", "an integer from 1 to 100"),
         ("SAGEMAKER_BATCH", "yes", "true or false"),
         ("SAGEMAKER_BATCH_STRATEGY", "ALL", "MULTI_RECORD or SINGLE_RECORD"),
         ("SAGEMAKER_CONTAINER_LOG_LEVEL", "LOUD", "a logging level"),

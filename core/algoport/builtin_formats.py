@@ -90,6 +90,7 @@ def formats() -> Sequence[Format]:
             encode=_without_params(recordio_protobuf.encode_predictions),
             read=_read_recordio,
             read_stream=_read_recordio_stream,
+            recordio_framed=True,
         ),
     ]
 

@@ -176,6 +176,12 @@ class Format:
       for a format whose records are framed rather than one per line.
     - ``line_based``: a body holds one record per line, so ``epoch.chunks()`` cuts a
       channel at line ends and reads each piece.
+    - ``recordio_framed``: a body is a sequence of RecordIO records (``formats/recordio.py``).
+    - Serving cuts a large request of a line-based or RecordIO-framed format between
+      records and answers it a chunk at a time (see ``serving/streaming.py``), when the
+      reply's format is one of those too: such an encoder writes one line or one record
+      per prediction, so that encoding the predictions in pieces and concatenating the
+      bytes gives exactly what one call would.
     - ``override=True`` lets a plugin replace a built-in format of the same media type.
     """
 
@@ -185,6 +191,7 @@ class Format:
     read: Reader | None = None
     read_stream: StreamReader | None = None
     line_based: bool = False
+    recordio_framed: bool = False
     override: bool = False
 
 

@@ -143,6 +143,10 @@ def _log_level(raw: str) -> int:
 # The decoded-size limit's default, per MB of payload limit: every built-in dense form
 # decodes into at most 8 bytes per body byte (CSV "0,", int32 varints), so 16 leaves room.
 DECODED_PER_PAYLOAD = 16
+# What SageMaker sends without SAGEMAKER_MAX_PAYLOAD_IN_MB: up to 1 GB to an asynchronous
+# endpoint, up to 6 MB to a real-time one (and a batch transform's default MaxPayloadInMB).
+ASYNC_PAYLOAD_MB = 1024
+REALTIME_PAYLOAD_MB = 6
 
 VARIABLES: dict[str, Variable[Any]] = {
     "base_dir": Variable(
@@ -201,31 +205,51 @@ VARIABLES: dict[str, Variable[Any]] = {
     ),
     "timeout_seconds": Variable.integer(
         "SAGEMAKER_MODEL_SERVER_TIMEOUT",
-        60,
+        # An hour, so an asynchronous inference request can finish; a real-time endpoint's
+        # front end gives up after 60 s on its own.
+        3600,
         1,
         3600,
-        "seconds a prediction may take before a 504; a worker whose prediction threads are "
-        "all still busy a timeout after that exits, to be replaced",
+        "seconds a prediction (of a streamed request: of each chunk) may take before a 504; "
+        "a worker whose prediction threads are all still busy a timeout after that exits, "
+        "to be replaced",
     ),
-    "max_payload_mb": Variable.integer(
-        "SAGEMAKER_MAX_PAYLOAD_IN_MB", 6, 1, 100, "request size limit, 413 above it"
+    "max_payload_mb": Variable(
+        "SAGEMAKER_MAX_PAYLOAD_IN_MB",
+        lambda raw: _within(int(raw), 1, 100, raw),
+        None,
+        "an integer from 1 to 100 (batch transform's MaxPayloadInMB)",
+        "request size limit, 413 above it; `/execution-parameters` reports it (unset: "
+        f"{REALTIME_PAYLOAD_MB}, batch transform's default)",
+        shown_default=f"unset: {ASYNC_PAYLOAD_MB} MB, asynchronous inference's limit",
     ),
     "body_timeout_seconds": Variable.number(
         "ALGOPORT_BODY_TIMEOUT_SECONDS",
         30.0,
         0.1,
         3600,
-        "seconds a client may take to send a request body before a 408 and a closed "
-        "connection (a slow sender holds a connection no longer)",
+        "seconds a client may take to send a request body, or each chunk of a streamed "
+        "one, before a 408 and a closed connection (a slow sender holds a connection no "
+        "longer)",
     ),
     "max_decoded_mb": Variable.integer(
         "ALGOPORT_MAX_DECODED_MB",
-        DECODED_PER_PAYLOAD * 6,  # unset: DERIVED_DEFAULTS
+        DECODED_PER_PAYLOAD * REALTIME_PAYLOAD_MB,  # unset: DERIVED_DEFAULTS
         1,
         100_000,
-        "largest array a request body may decode into (declared shapes, sparse records made "
-        "dense), 413 above it",
-        shown_default=f"{DECODED_PER_PAYLOAD} × `SAGEMAKER_MAX_PAYLOAD_IN_MB`",
+        "largest array a request body (of a streamed request: each chunk) may decode into "
+        "(declared shapes, sparse records made dense), 413 above it",
+        shown_default=f"{DECODED_PER_PAYLOAD} × `SAGEMAKER_MAX_PAYLOAD_IN_MB`, unset: "
+        f"{DECODED_PER_PAYLOAD * REALTIME_PAYLOAD_MB}",
+    ),
+    "stream_chunk_mb": Variable.integer(
+        "ALGOPORT_STREAM_CHUNK_MB",
+        REALTIME_PAYLOAD_MB,
+        0,
+        1024,
+        "a line-based or RecordIO request larger than this, to an algorithm with "
+        "independent rows, is read, predicted and answered this many MB at a time "
+        "(0 = never)",
     ),
     "default_accept": Variable(
         "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT",
@@ -302,7 +326,11 @@ VARIABLES: dict[str, Variable[Any]] = {
 # variable is unset (README shows them through ``shown_default``).
 DERIVED_DEFAULTS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "workers": lambda values: os.cpu_count() or 1,
-    "max_decoded_mb": lambda values: DECODED_PER_PAYLOAD * values["max_payload_mb"],
+    # Unset, the whole-body limit stays that of a real-time request: a 1 GB body is already
+    # in memory, and a streamed request decodes one chunk at a time.
+    "max_decoded_mb": lambda values: (
+        DECODED_PER_PAYLOAD * (values["max_payload_mb"] or REALTIME_PAYLOAD_MB)
+    ),
     "max_concurrent_transforms": lambda values: values["workers"],
     "model_memory_mb": lambda values: default_model_memory_bytes() // MB,
 }
@@ -322,9 +350,10 @@ class Settings:
     port: int
     workers: int
     timeout_seconds: int
-    max_payload_mb: int
+    max_payload_mb: int | None
     body_timeout_seconds: float
     max_decoded_mb: int
+    stream_chunk_mb: int
     default_accept: str | None
     batch: bool
     batch_strategy: str
@@ -338,8 +367,17 @@ class Settings:
     graceful_seconds: float = 25.0
 
     @property
+    def payload_limit_mb(self) -> int:
+        """``SAGEMAKER_MAX_PAYLOAD_IN_MB`` when set, else what asynchronous inference sends."""
+        return self.max_payload_mb or ASYNC_PAYLOAD_MB
+
+    @property
     def max_payload_bytes(self) -> int:
-        return self.max_payload_mb * MB
+        return self.payload_limit_mb * MB
+
+    @property
+    def stream_chunk_bytes(self) -> int:
+        return self.stream_chunk_mb * MB
 
     @property
     def model_memory_bytes(self) -> int:

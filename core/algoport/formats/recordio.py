@@ -29,6 +29,7 @@ __all__ = [
     "encode_records",
     "iter_records",
     "split_records",
+    "whole_records",
 ]
 
 MAGIC: Final = 0xCED7230A
@@ -74,6 +75,27 @@ def split_records(body: bytes | bytearray | memoryview) -> list[bytes]:
     """The payloads of every record in an in-memory body."""
     data = bytes(body)
     return list(iter_records(io.BytesIO(data), chunk_size=max(len(data), 1)))
+
+
+def whole_records(buffer: bytes | bytearray) -> tuple[int, int]:
+    """How many leading bytes of ``buffer`` hold whole records, padding included, and how
+    many records they hold: where a body can be cut between records.
+
+    Reading stops at the first part that is incomplete. A part that does not start with
+    the magic number ends the whole records too: the reader names it when it gets there.
+    """
+    position = end = records = 0
+    while len(buffer) - position >= _HEADER.size:
+        magic, lrecord = _HEADER.unpack_from(buffer, position)
+        if magic != MAGIC:
+            break
+        length = lrecord & _LENGTH_MASK
+        position += _HEADER.size + (length + 3) // 4 * 4
+        if position > len(buffer):
+            break
+        if lrecord >> 29 in (_WHOLE, _END):
+            end, records = position, records + 1
+    return end, records
 
 
 def iter_records(stream: Readable, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:

@@ -128,7 +128,11 @@ def _add_transform_arguments(parser: argparse.ArgumentParser, *, inputs_flag: st
     parser.add_argument("--transform-content-type", default="text/csv", help="request Content-Type")
     parser.add_argument("--accept", help="request Accept (default: the container's)")
     parser.add_argument(
-        "--max-payload-mb", type=int, help="MaxPayloadInMB (default: the container's)"
+        "--max-payload-mb",
+        type=int,
+        help="MaxPayloadInMB (default: the container's); 0 sends each file as one request in "
+        "chunked transfer encoding, as SageMaker does, which serve streams for an algorithm "
+        "with independent rows",
     )
     parser.add_argument(
         "--strategy", choices=("MultiRecord", "SingleRecord"), default="MultiRecord"

@@ -92,7 +92,7 @@ def file_sample(registry: FormatRegistry, content_type: str, path: Path) -> Samp
     except AlgoportError as exc:
         raise UserError(f"--input {content_type}={path} does not decode: {exc}") from None
     if records is None and fmt.line_based:
-        records = len(split_lines(body))
+        records = sum(1 for _ in split_lines(io.BytesIO(body)))
     return Sample(content_type, body, records, str(path))
 
 

@@ -3,8 +3,11 @@
 Inputs are split on lines (``SplitType=Line``), packed into ``MultiRecord`` batches up to
 ``MaxPayloadInMB`` (or one record each for ``SingleRecord``), sent to ``/invocations`` with
 up to ``MaxConcurrentTransforms`` in flight, and the responses joined with newlines
-(``AssembleWith=Line``) into ``<input>.out``, in input order. A failed batch means no
-output for that input, as in SageMaker; other inputs still run.
+(``AssembleWith=Line``) into ``<input>.out``, in input order. ``MaxPayloadInMB=0`` sends each
+input whole as one request in chunked transfer encoding, as SageMaker does, and writes the
+reply as it comes. A failed batch means no output for that input, as in SageMaker; other
+inputs still run. Inputs are read and outputs written as they go, so a file of any size
+needs memory for a few batches.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import json
 import logging
 import threading
 import urllib.parse
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TypeVar
 
 from algoport.errors import UserError
 from algoport.files import atomic_write
@@ -25,6 +30,11 @@ from algoport.files import atomic_write
 log = logging.getLogger("algoport.local")
 
 MB = 1024 * 1024
+# What a broken streamed reply's end is searched for its ERROR line in.
+ERROR_TAIL_BYTES = 64 * 1024
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,34 @@ class Endpoint:
                     raise
         raise AssertionError("unreachable")
 
+    def post_streamed(
+        self, path: str, body: Iterable[bytes], headers: dict[str, str], out: IO[bytes]
+    ) -> tuple[int, str | None]:
+        """POST ``body`` in chunked transfer encoding and write a 200's reply to ``out`` as
+        it comes; the status, and the error when it failed or the reply broke off."""
+        connection = http.client.HTTPConnection(
+            self.host, self.port, timeout=self.timeout, blocksize=MB
+        )
+        try:
+            connection.request("POST", path, body=body, headers=headers, encode_chunked=True)
+            response = connection.getresponse()
+            if response.status != 200:
+                return response.status, _error_text(response.status, response.read())
+            tail = b""
+            try:
+                while piece := response.read(MB):
+                    out.write(piece)
+                    tail = (tail + piece)[-ERROR_TAIL_BYTES:]
+            except (http.client.HTTPException, ConnectionError) as broken:
+                if isinstance(broken, http.client.IncompleteRead):
+                    tail = (tail + broken.partial)[-ERROR_TAIL_BYTES:]
+                error = tail.rpartition(b"\nERROR: ")[2] if b"ERROR: " in tail else b""
+                shown = error.strip().decode(errors="replace") or "no ERROR line"
+                return response.status, f"the reply broke off ({shown})"
+            return response.status, None
+        finally:
+            connection.close()
+
     def execution_parameters(self) -> dict[str, object]:
         status, body = self.request("GET", "/execution-parameters")
         if status != 200:
@@ -92,15 +130,13 @@ class Endpoint:
         return parsed if isinstance(parsed, dict) else {}
 
 
-def split_lines(data: bytes) -> list[bytes]:
+def split_lines(source: IO[bytes]) -> Iterator[bytes]:
     """Records of a ``SplitType=Line`` input, each ending with a newline; blank lines kept."""
-    lines = data.splitlines(keepends=True)
-    if lines and not lines[-1].endswith(b"\n"):
-        lines[-1] += b"\n"
-    return lines
+    for line in source:
+        yield line if line.endswith(b"\n") else line + b"\n"
 
 
-def batches(records: Sequence[bytes], limit: int, strategy: str) -> Iterator[list[bytes]]:
+def batches(records: Iterable[bytes], limit: int, strategy: str) -> Iterator[list[bytes]]:
     """Group records into request bodies no larger than ``limit`` bytes."""
     current: list[bytes] = []
     size = 0
@@ -126,6 +162,23 @@ def _error_text(status: int, body: bytes) -> str:
         return body[:300].decode(errors="replace")
 
 
+def in_order(
+    pool: ThreadPoolExecutor, work: Callable[[T], R], items: Iterable[T], window: int
+) -> Iterator[R]:
+    """``pool.map``, with at most ``window`` items read ahead of the results taken."""
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
 def transform_file(
     endpoint: Endpoint,
     source: Path,
@@ -133,28 +186,71 @@ def transform_file(
     settings: TransformSettings,
     pool: ThreadPoolExecutor,
     limit: int,
+    concurrency: int = 1,
 ) -> TransformResult:
-    records = split_lines(source.read_bytes())
-    groups = list(batches(records, limit, settings.strategy))
+    """Transform one input; ``limit`` is MaxPayloadInMB in bytes (0: the file whole), and
+    ``concurrency`` the requests ``pool`` runs at once."""
     headers = {"Content-Type": settings.content_type}
     if settings.accept:
         headers["Accept"] = settings.accept
+    if limit == 0:
+        return _transform_whole(endpoint, source, output_dir, headers)
+    records = groups = 0
 
     def invoke(group: list[bytes]) -> tuple[int, bytes]:
         return endpoint.request("POST", "/invocations", b"".join(group), headers)
 
-    replies = list(pool.map(invoke, groups))
-    for number, (status, body) in enumerate(replies, start=1):
-        if status != 200:
-            error = (
-                f"batch {number} of {source.name} failed with {status}: {_error_text(status, body)}"
-            )
-            return TransformResult(source, None, len(records), len(groups), error)
+    def counted(group: list[bytes]) -> list[bytes]:
+        nonlocal records, groups
+        records, groups = records + len(group), groups + 1
+        return group
+
     target = output_dir / f"{source.name}.out"
-    with atomic_write(target) as out:
-        for _, body in replies:
-            out.write(body if body.endswith(b"\n") else body + b"\n")
-    return TransformResult(source, target, len(records), len(groups))
+    try:
+        with source.open("rb") as data, atomic_write(target) as out:
+            grouped = map(counted, batches(split_lines(data), limit, settings.strategy))
+            for number, (status, body) in enumerate(
+                in_order(pool, invoke, grouped, 2 * concurrency), 1
+            ):
+                if status != 200:
+                    raise _BatchFailed(
+                        f"batch {number} of {source.name} failed with {status}: "
+                        f"{_error_text(status, body)}"
+                    )
+                out.write(body if body.endswith(b"\n") else body + b"\n")
+    except _BatchFailed as failed:
+        return TransformResult(source, None, records, groups, str(failed))
+    return TransformResult(source, target, records, groups)
+
+
+class _BatchFailed(Exception):
+    """A batch was refused: no output for its input."""
+
+
+def _transform_whole(
+    endpoint: Endpoint, source: Path, output_dir: Path, headers: dict[str, str]
+) -> TransformResult:
+    records = 0
+
+    def blocks(data: IO[bytes]) -> Iterator[bytes]:
+        nonlocal records
+        last = b""
+        while block := data.read(MB):
+            records += block.count(b"\n")
+            last = block
+            yield block
+        if last and not last.endswith(b"\n"):
+            records += 1  # a last line without its newline
+
+    target = output_dir / f"{source.name}.out"
+    try:
+        with source.open("rb") as data, atomic_write(target) as out:
+            status, error = endpoint.post_streamed("/invocations", blocks(data), headers, out)
+            if error is not None:
+                raise _BatchFailed(f"the request of {source.name} failed with {status}: {error}")
+    except _BatchFailed as failed:
+        return TransformResult(source, None, records, 1, str(failed))
+    return TransformResult(source, target, records, 1)
 
 
 def input_files(inputs: Sequence[Path]) -> list[Path]:
@@ -177,13 +273,18 @@ def run_transform(
     """Transform every input file; precedence as SageMaker's: given > container > default."""
     endpoint = Endpoint(url)
     offered = endpoint.execution_parameters()
-    payload_mb = settings.max_payload_mb or int(str(offered.get("MaxPayloadInMB", 6)))
+    payload_mb = settings.max_payload_mb
+    if payload_mb is None:
+        payload_mb = int(str(offered.get("MaxPayloadInMB", 6)))
     concurrency = settings.max_concurrent or int(str(offered.get("MaxConcurrentTransforms", 1)))
     output_dir.mkdir(parents=True, exist_ok=True)
     results = []
-    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+    concurrency = max(1, concurrency)
+    with ThreadPoolExecutor(concurrency) as pool:
         for source in input_files(inputs):
-            result = transform_file(endpoint, source, output_dir, settings, pool, payload_mb * MB)
+            result = transform_file(
+                endpoint, source, output_dir, settings, pool, payload_mb * MB, concurrency
+            )
             if result.error:
                 log.error("transform: %s", result.error)
             else:

@@ -29,22 +29,21 @@ from algoport.media import (
     record_count,
 )
 from algoport.plugins import Algorithm
+from algoport.serving import streaming
 from algoport.serving.dispatch import Dispatcher
+from algoport.serving.failures import (
+    DRAIN_FACTOR,
+    body_too_slow,
+    payload_too_large,
+    status_and_message,
+)
 from algoport.serving.telemetry import ModelMetrics, ServingMetrics
-from algoport.settings import Settings
+from algoport.settings import REALTIME_PAYLOAD_MB, Settings
 
 log = logging.getLogger("algoport.serve")
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 TARGET_MODEL = "X-Amzn-SageMaker-Target-Model"
-
-
-class PayloadTooLarge(UserError):
-    http_status = 413
-
-
-class BodyTooSlow(UserError):
-    http_status = 408
 
 
 class PredictionsStuck(AlgorithmError):
@@ -81,10 +80,17 @@ class ModelHost:
         self, body: bytes, decoder: Format, encoder: Format, invocation: Invocation
     ) -> bytes:
         """Decode, predict, encode: the whole request, in one hand-off (see dispatch.py)."""
-        assert decoder.decode is not None and encoder.encode is not None
+        assert decoder.decode is not None
         started = time.perf_counter()
         data = decoder.decode(body, invocation.content_type)
-        decoded = time.perf_counter()
+        if self.metrics is not None:
+            self.metrics.observe("decode", time.perf_counter() - started)
+        return self.answer(data, encoder, invocation)
+
+    def answer(self, data: Any, encoder: Format, invocation: Invocation) -> bytes:
+        """Predict the decoded ``data`` and encode the predictions."""
+        assert encoder.encode is not None
+        started = time.perf_counter()
         try:
             result = self.algorithm.predict(self.model, data, invocation)
         except AlgoportError:
@@ -104,8 +110,7 @@ class ModelHost:
                 f"{invocation.accept.essence} cannot hold: {exc.message}"
             ) from exc
         if self.metrics is not None:
-            self.metrics.observe("decode", decoded - started)
-            self.metrics.observe("predict", predicted - decoded)
+            self.metrics.observe("predict", predicted - started)
             self.metrics.observe("encode", time.perf_counter() - predicted)
         return payload
 
@@ -150,7 +155,7 @@ def create_app(
         {
             "MaxConcurrentTransforms": settings.max_concurrent_transforms,
             "BatchStrategy": settings.batch_strategy,
-            "MaxPayloadInMB": settings.max_payload_mb,
+            "MaxPayloadInMB": settings.max_payload_mb or REALTIME_PAYLOAD_MB,
         }
     ).encode()
 
@@ -224,18 +229,9 @@ async def _answer(
 ) -> Response:
     try:
         return await _invoke(request, host, settings, dispatcher)
-    except AlgoportError as exc:
-        return _failed(request, exc.http_status, exc.message, exc)
-    except TimeoutError:
-        return _failed(
-            request,
-            504,
-            f"predict took longer than {settings.timeout_seconds} s "
-            "(SAGEMAKER_MODEL_SERVER_TIMEOUT); send fewer records per request.",
-        )
     except Exception as exc:
-        message = f"Unexpected error while serving the request: {type(exc).__name__}: {exc}"
-        return _failed(request, 500, message, exc)
+        status, message = status_and_message(exc, settings)
+        return _failed(request, status, message, None if isinstance(exc, TimeoutError) else exc)
 
 
 def _failed(
@@ -252,9 +248,11 @@ async def _invoke(
     request: Request, host: ModelHost, settings: Settings, dispatcher: Dispatcher
 ) -> Response:
     headers = request.headers
-    body = await read_body(request, settings)
-    if not body:
-        raise UserError("The request body is empty; send one or more records.")
+    framing = _framing(request, host, settings)
+    if framing is None:
+        body = await read_body(request, settings)
+        if not body:
+            raise UserError("The request body is empty; send one or more records.")
     formats = host.formats
     assert formats is not None  # set before ready
     decoder, content_type = formats.decoder(headers.get("content-type"))
@@ -267,20 +265,41 @@ async def _invoke(
         inference_id=headers.get("x-amzn-sagemaker-inference-id"),
     )
 
-    def invoke() -> bytes:
-        with decoded_size_limit(settings.max_decoded_bytes):
-            return host.invoke(body, decoder, encoder, invocation)
+    if framing is not None:
+        answers = streaming.ChunkAnswers(host, decoder, encoder, invocation, settings)
+        payload = await streaming.respond(request, framing, answers, dispatcher, settings)
+    else:
 
-    payload = await dispatcher.run(invoke, len(body))
+        def invoke() -> bytes:
+            with decoded_size_limit(settings.max_decoded_bytes):
+                return host.invoke(body, decoder, encoder, invocation)
+
+        payload = await dispatcher.run(invoke, len(body))
     response_headers = {}
     if invocation.response_custom_attributes is not None:
         response_headers[CUSTOM_ATTRIBUTES] = invocation.response_custom_attributes
+    if isinstance(payload, streaming.Streamed):
+        return streaming.StreamedReply(payload, accept.essence, response_headers)
     return Response(payload, media_type=accept.essence, headers=response_headers)
 
 
-# How much of an oversized body is read and dropped so the client sees the 413, rather
-# than a connection reset while it is still sending.
-DRAIN_FACTOR = 4
+def _framing(request: Request, host: ModelHost, settings: Settings) -> streaming.Framing | None:
+    """How to cut the request into chunks, or None for the whole-body path."""
+    declared = request.headers.get("content-length", "")
+    if (
+        not settings.stream_chunk_bytes
+        or not host.algorithm.capabilities.independent_rows
+        or (declared.isdigit() and int(declared) > settings.max_payload_bytes)
+    ):
+        return None
+    formats = host.formats
+    assert formats is not None
+    try:
+        decoder, _ = formats.decoder(request.headers.get("content-type"))
+        encoder, _ = formats.encoder(request.headers.get("accept"), settings.default_accept)
+    except UserError:
+        return None  # refused after the body is read, as every other request
+    return streaming.framing_of(decoder, encoder)
 
 
 async def read_body(request: Request, settings: Settings) -> bytes:
@@ -301,16 +320,10 @@ async def read_body(request: Request, settings: Settings) -> bytes:
                 elif size > DRAIN_FACTOR * limit:
                     break
     except TimeoutError:
-        raise BodyTooSlow(
-            f"The request body did not arrive within {settings.body_timeout_seconds:g} s "
-            f"(ALGOPORT_BODY_TIMEOUT_SECONDS); {size} bytes came. Send the whole body at once."
-        ) from None
+        raise body_too_slow(settings, size) from None
     if too_large:
         shown = f"{declared} bytes" if declared.isdigit() else f"more than {limit} bytes"
-        raise PayloadTooLarge(
-            f"The request body has {shown}; the limit is {settings.max_payload_mb} MB "
-            f"({limit} bytes, SAGEMAKER_MAX_PAYLOAD_IN_MB). Split it into smaller requests."
-        )
+        raise payload_too_large(settings, shown)
     return b"".join(chunks)
 
 

@@ -64,8 +64,9 @@ def metrics() -> list[Metric]:
 
 @hookimpl
 def capabilities() -> Capabilities:
-    # Every host fits on its own shard, so the multi-host layout can be tested with it.
-    return Capabilities(distributed_training=True)
+    # Every host fits on its own shard, so the multi-host layout can be tested with it;
+    # each record's prediction is its own, so large requests are streamed.
+    return Capabilities(distributed_training=True, independent_rows=True)
 
 
 @hookimpl
