@@ -196,9 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_spec_command(commands)
 
+    from algoport.batch.commands import add_batch_command
     from algoport.local.commands import add_local_commands
 
     add_local_commands(commands)
+    add_batch_command(commands)
     return parser
 
 

@@ -16,15 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from algoport.errors import AlgoportError, AlgorithmError, DataError, PlatformError, UserError
+from algoport.errors import AlgoportError, AlgorithmError, PlatformError, UserError
 from algoport.media import (
     Format,
     FormatRegistry,
     Invocation,
     MediaType,
     decoded_size_limit,
-    prediction_columns,
-    record_count,
+    encode_predictions,
 )
 from algoport.plugins import Algorithm
 from algoport.serving.dispatch import Dispatcher
@@ -78,23 +77,8 @@ class ModelHost:
         """Decode, predict, encode: the whole request, in one hand-off (see dispatch.py)."""
         assert decoder.decode is not None and encoder.encode is not None
         data = decoder.decode(body, invocation.content_type)
-        try:
-            result = self.algorithm.predict(self.model, data, invocation)
-        except AlgoportError:
-            raise
-        except Exception as exc:
-            raise AlgorithmError(
-                f"Algorithm {self.algorithm.name!r} failed in predict: {type(exc).__name__}: {exc}"
-            ) from exc
-        columns = prediction_columns(result, record_count(data))
-        try:
-            return encoder.encode(columns, invocation.accept)
-        except DataError as exc:
-            # The columns are the algorithm's output, not the client's data.
-            raise AlgorithmError(
-                f"Algorithm {self.algorithm.name!r} returned predictions that "
-                f"{invocation.accept.essence} cannot hold: {exc.message}"
-            ) from exc
+        columns = self.algorithm.predict_columns(self.model, data, invocation)
+        return encode_predictions(encoder, columns, invocation.accept, self.algorithm.name)
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
