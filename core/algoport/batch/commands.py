@@ -14,6 +14,7 @@ from algoport.batch.inprocess import predict_in_process
 from algoport.batch.onray import predict_on_ray, ray_available
 from algoport.batch.predictor import LinePredictor
 from algoport.batch.progress import Progress
+from algoport.entrypoints import warning as entrypoints_warning
 from algoport.errors import UserError
 from algoport.local.artifacts import ArchiveLimits, pack_model
 from algoport.settings import VARIABLES
@@ -44,6 +45,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     }
     on_ray = not args.in_process and ray_available()
     progress = Progress()
+    problem = entrypoints_warning()
+    if problem:
+        progress.note(f"warning: {problem}")
     runs: Iterator[Run]
     if on_ray:
         runs = predict_on_ray(
