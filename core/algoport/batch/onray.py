@@ -11,7 +11,15 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from algoport.batch.alignment import PATH, Run, records
-from algoport.batch.predictor import BODY, FIRST_LINE, ROWS, Batch, LinePredictor
+from algoport.batch.predictor import (
+    BODY,
+    FAILURE,
+    FIRST_LINE,
+    ROWS,
+    Batch,
+    LinePredictor,
+    raise_failure,
+)
 from algoport.batch.progress import Progress
 from algoport.errors import AlgoportError, PlatformError
 
@@ -66,9 +74,7 @@ def predict_on_ray(
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False  # ours reports records per second
-        dataset = ray.data.read_binary_files(
-            list(files), include_paths=True, ray_remote_args={"num_cpus": READ_CPUS}
-        )
+        dataset = ray.data.read_binary_files(list(files), include_paths=True, num_cpus=READ_CPUS)
         dataset = dataset.map_batches(
             _split_files, batch_size=1, fn_kwargs={"content_type": content_type}
         )
@@ -81,24 +87,16 @@ def predict_on_ray(
         )
         try:
             for row in dataset.iter_rows():
+                if row[FAILURE]:
+                    raise_failure(str(row[FAILURE]))
                 run = Run(str(row[PATH]), int(row[FIRST_LINE]), int(row[ROWS]), row[BODY])
                 progress.add(run.rows)
                 yield run
+        except AlgoportError:
+            raise
         except Exception as exc:
-            raise _our_error(exc) from exc
+            raise PlatformError(
+                f"Ray failed to run the batch: {type(exc).__name__}: {exc}"
+            ) from exc
     finally:
         ray.shutdown()
-
-
-def _our_error(exc: BaseException) -> BaseException:
-    """The AlgoportError an actor raised, out of Ray's wrappers; else a PlatformError."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        cause = getattr(seen, "cause", None)  # a RayTaskError's original exception
-        if isinstance(cause, BaseException):
-            seen = cause
-        elif isinstance(seen, AlgoportError):
-            return seen
-        else:
-            seen = seen.__cause__
-    return PlatformError(f"Ray failed to run the batch: {type(exc).__name__}: {exc}")

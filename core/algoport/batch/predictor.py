@@ -14,13 +14,20 @@ from typing import Any
 import numpy as np
 
 from algoport.batch.alignment import FEATURES, LINE, PATH, RECORD, Run, runs
-from algoport.errors import UserError
+from algoport.errors import (
+    AlgoportError,
+    AlgorithmError,
+    DataError,
+    PlatformError,
+    PluginError,
+    UserError,
+)
 from algoport.local.artifacts import ArchiveLimits, extract_model
 from algoport.media import Columns, Invocation, MediaType, encode_predictions
 from algoport.plugins import selected_algorithm
 
 Batch = dict[str, Any]
-FIRST_LINE, ROWS, BODY = "first_line", "rows", "body"
+FIRST_LINE, ROWS, BODY, FAILURE = "first_line", "rows", "body", "failure"
 # What predict is told the rows of a ``features`` column were: decoded arrays.
 FEATURES_TYPE = "application/x-npy"
 
@@ -164,13 +171,29 @@ class LinePredictor(Predictor):
         ]
 
     def __call__(self, batch: Batch) -> Batch:
-        found = self.runs(batch)
+        # Ray hands the driver an actor's exception as text only: a failure travels as a
+        # row, so that the driver raises it with its kind and message intact.
+        try:
+            found, failure = self.runs(batch), ""
+        except AlgoportError as exc:
+            found, failure = [], f"{type(exc).__name__}:{exc.message}"
         return {
-            PATH: np.array([run.path for run in found], dtype=object),
-            FIRST_LINE: np.array([run.first_line for run in found], dtype=np.int64),
-            ROWS: np.array([run.rows for run in found], dtype=np.int64),
-            BODY: np.array([run.body for run in found], dtype=object),
+            PATH: np.array([run.path for run in found] or [""], dtype=object),
+            FIRST_LINE: np.array([run.first_line for run in found] or [0], dtype=np.int64),
+            ROWS: np.array([run.rows for run in found] or [0], dtype=np.int64),
+            BODY: np.array([run.body for run in found] or [b""], dtype=object),
+            FAILURE: np.array([failure] * max(len(found), 1), dtype=object),
         }
+
+
+def raise_failure(failure: str) -> None:
+    """Raise again, in the driver, the error a LinePredictor's call returned."""
+    kind, _, message = failure.partition(":")
+    errors: dict[str, type[AlgoportError]] = {
+        cls.__name__: cls
+        for cls in (RejectedRecord, DataError, UserError, AlgorithmError, PluginError)
+    }
+    raise errors.get(kind, PlatformError)(message)
 
 
 def _ended(body: bytes) -> bytes:
