@@ -64,6 +64,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return run_server(settings)
 
 
+def cmd_install_entrypoints(args: argparse.Namespace) -> int:
+    from algoport.entrypoints import install, scripts_dir
+
+    written = install()
+    where = scripts_dir()
+    if written:
+        print(f"wrote algoport's {' and '.join(written)} into {where}")
+    else:
+        print(f"train and serve in {where} are algoport's already")
+    return 0
+
+
 def _plugin_row(info: PluginInfo, kind: str) -> dict[str, str | None]:
     return {
         "name": info.name,
@@ -75,8 +87,12 @@ def _plugin_row(info: PluginInfo, kind: str) -> dict[str, str | None]:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    from algoport.entrypoints import warning
     from algoport.plugins import ALGORITHMS_GROUP, EXTENSIONS_GROUP, discover
 
+    problem = warning()
+    if problem:
+        print(f"algoport: warning: {problem}", file=sys.stderr)
     rows = [_plugin_row(i, "algorithm") for i in discover(ALGORITHMS_GROUP).values()]
     rows += [_plugin_row(i, "extension") for i in discover(EXTENSIONS_GROUP).values()]
     if args.json:
@@ -194,9 +210,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_check_command(commands)
 
+    install_entrypoints = commands.add_parser(
+        "install-entrypoints",
+        help="write algoport's train and serve scripts again (e.g. after installing Ray, "
+        "whose own `serve` replaces algoport's)",
+    )
+    install_entrypoints.set_defaults(func=cmd_install_entrypoints)
+
+    from algoport.batch.commands import add_batch_command
     from algoport.local.commands import add_local_commands
 
     add_local_commands(commands)
+    add_batch_command(commands)
     return parser
 
 

@@ -414,6 +414,21 @@ def prediction_columns(result: Any, n_records: int | None) -> Columns:
     return columns
 
 
+def encode_predictions(
+    fmt: Format, columns: Columns, media_type: MediaType, algorithm: str
+) -> bytes:
+    """Encode checked prediction columns; what the format cannot hold is the algorithm's fault."""
+    assert fmt.encode is not None
+    try:
+        return fmt.encode(columns, media_type)
+    except DataError as exc:
+        # The columns are the algorithm's output, not the client's data.
+        raise AlgorithmError(
+            f"Algorithm {algorithm!r} returned predictions that {media_type.essence} cannot "
+            f"hold: {exc.message}"
+        ) from exc
+
+
 def record_count(data: Any) -> int | None:
     """How many records a decoded request holds, when the core can tell."""
     if isinstance(data, np.ndarray) and data.ndim >= 1:

@@ -23,7 +23,14 @@ from algoport.channels import Channel, ChannelSpec
 from algoport.errors import AlgoportError, AlgorithmError, PluginError, UserError
 from algoport.hyperparameters import HyperParameterSchema
 from algoport.manifest import Manifest
-from algoport.media import ContentTypes, FormatRegistry, Invocation
+from algoport.media import (
+    Columns,
+    ContentTypes,
+    FormatRegistry,
+    Invocation,
+    prediction_columns,
+    record_count,
+)
 from algoport.metrics import Metric
 from algoport.settings import VARIABLES
 
@@ -329,3 +336,18 @@ class Algorithm:
 
     def predict(self, model: Any, data: Any, invocation: Invocation) -> Any:
         return self._pm.hook.predict(model=model, data=data, invocation=invocation)
+
+    def predict_columns(self, model: Any, data: Any, invocation: Invocation) -> Columns:
+        """``predict``, its result checked into named columns, one row per record.
+
+        An exception the plugin did not mean (not an AlgoportError) becomes an AlgorithmError.
+        """
+        try:
+            result = self.predict(model, data, invocation)
+        except AlgoportError:
+            raise
+        except Exception as exc:
+            raise AlgorithmError(
+                f"Algorithm {self.name!r} failed in predict: {type(exc).__name__}: {exc}"
+            ) from exc
+        return prediction_columns(result, record_count(data))

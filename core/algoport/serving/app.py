@@ -18,15 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from algoport.errors import AlgoportError, AlgorithmError, DataError, PlatformError, UserError
+from algoport.errors import AlgorithmError, PlatformError, UserError
 from algoport.media import (
     Format,
     FormatRegistry,
     Invocation,
     MediaType,
     decoded_size_limit,
-    prediction_columns,
-    record_count,
+    encode_predictions,
 )
 from algoport.plugins import Algorithm
 from algoport.serving import streaming
@@ -89,26 +88,10 @@ class ModelHost:
 
     def answer(self, data: Any, encoder: Format, invocation: Invocation) -> bytes:
         """Predict the decoded ``data`` and encode the predictions."""
-        assert encoder.encode is not None
         started = time.perf_counter()
-        try:
-            result = self.algorithm.predict(self.model, data, invocation)
-        except AlgoportError:
-            raise
-        except Exception as exc:
-            raise AlgorithmError(
-                f"Algorithm {self.algorithm.name!r} failed in predict: {type(exc).__name__}: {exc}"
-            ) from exc
+        columns = self.algorithm.predict_columns(self.model, data, invocation)
         predicted = time.perf_counter()
-        columns = prediction_columns(result, record_count(data))
-        try:
-            payload = encoder.encode(columns, invocation.accept)
-        except DataError as exc:
-            # The columns are the algorithm's output, not the client's data.
-            raise AlgorithmError(
-                f"Algorithm {self.algorithm.name!r} returned predictions that "
-                f"{invocation.accept.essence} cannot hold: {exc.message}"
-            ) from exc
+        payload = encode_predictions(encoder, columns, invocation.accept, self.algorithm.name)
         if self.metrics is not None:
             self.metrics.observe("predict", predicted - started)
             self.metrics.observe("encode", time.perf_counter() - predicted)
