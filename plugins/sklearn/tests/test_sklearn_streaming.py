@@ -85,7 +85,7 @@ def csv_parts(kit: Any, features: np.ndarray, labels: np.ndarray | None) -> list
 
 
 @pytest.mark.parametrize("predictor_type", ["binary_classifier", "multiclass_classifier"])
-def test_pipe_mode_trains_the_same_model_as_file_mode(
+def test_pipe_and_fastfile_mode_train_the_same_model_as_file_mode(
     tmp_path: Path, sklearn_kit: Any, predictor_type: str
 ) -> None:
     data = sklearn_kit.split(predictor_type)
@@ -94,15 +94,15 @@ def test_pipe_mode_trains_the_same_model_as_file_mode(
     )
     hps = {"predictor_type": predictor_type, **LINEAR_HPS}
     answers = []
-    for mode in ("File", "Pipe"):
+    for mode in ("File", "FastFile", "Pipe"):
         tree = SageMakerTree(tmp_path / mode / "opt_ml")
         result = train_job(tree, "linear", hps, files, content_type="text/csv", input_mode=mode)
         assert result.returncode == 0, result.failure or result.stderr
         assert "solver auto: streaming" in result.stderr
         answers.append(predict(tree, "linear", data.test_x, sklearn_kit))
 
-    assert answers[0] == answers[1]
-    labels = sklearn_kit.column(answers[1], "predicted_label")
+    assert answers[0] == answers[1] == answers[2]
+    labels = sklearn_kit.column(answers[2], "predicted_label")
     assert (labels == data.test_y).mean() >= 0.85
 
 
