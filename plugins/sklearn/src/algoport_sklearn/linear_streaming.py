@@ -187,12 +187,15 @@ class StreamingLinear:
             if sum(len(b) for b in sample) >= self.hps["num_point_for_scaler"]:
                 break
         run = self._first_run(sample)
-        outputs = 1 if run.class_count in (None, 2) else run.class_count
-        init = (self.hps["init_method"], self.hps["init_scale"], self.hps["init_bias"])
-        if init[0] == "normal":
-            init = ("normal", self.hps["init_sigma"], self.hps["init_bias"])
+        outputs = run.class_count if run.class_count and run.class_count > 2 else 1
+        method = self.hps["init_method"]
+        spread = self.hps["init_sigma"] if method == "normal" else self.hps["init_scale"]
         model = sgd.LinearModel.initial(
-            run.scaling.mean.shape[0], outputs or 1, self.options, init, self.hps["seed"]
+            run.scaling.mean.shape[0],
+            outputs,
+            self.options,
+            (method, spread, self.hps["init_bias"]),
+            self.hps["seed"],
         )
         return model, run, itertools.chain(sample, batches)
 

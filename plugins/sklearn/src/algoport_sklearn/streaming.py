@@ -83,10 +83,7 @@ class ChannelStream:
         pending = 0
         done = 0
         for chunk in epoch.chunks():
-            x = np.asarray(
-                chunk.features.toarray() if hasattr(chunk.features, "toarray") else chunk.features,
-                dtype=np.float64,
-            )
+            x = np.asarray(chunk.features, dtype=np.float64)
             self._check(x, done + pending)
             features.append(x)
             if labelled:
