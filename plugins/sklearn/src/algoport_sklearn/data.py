@@ -38,10 +38,18 @@ def read_unlabelled(job: TrainingJob, channel: str, *, allow_missing: bool) -> F
 
 
 def check_values(
-    features: Features, where: str, *, allow_missing: bool, largest: float | None = None
+    features: Features,
+    where: str,
+    *,
+    allow_missing: bool,
+    largest: float | None = None,
+    first_record: int = 1,
 ) -> None:
     """Refuse infinities always, missing values (NaN) where the estimator cannot take them,
-    and magnitudes beyond ``largest`` where the estimator computes in a narrower type."""
+    and magnitudes beyond ``largest`` where the estimator computes in a narrower type.
+
+    ``first_record`` is the number of the first row in messages (a mini-batch's place).
+    """
     bad = np.isinf(features) if allow_missing else ~np.isfinite(features)
     if largest is not None:
         bad |= np.abs(features) > largest
@@ -61,7 +69,9 @@ def check_values(
         expected = (
             "a finite number. This algorithm needs every feature: fill or drop missing values."
         )
-    raise UserError(f"{where}: record {row + 1}, feature {column + 1} {what}; expected {expected}")
+    raise UserError(
+        f"{where}: record {first_record + row}, feature {column + 1} {what}; expected {expected}"
+    )
 
 
 def check_feature_count(features: Features, expected: int | None, where: str, source: str) -> None:

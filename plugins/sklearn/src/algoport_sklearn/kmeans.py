@@ -1,34 +1,54 @@
-"""``kmeans``: scikit-learn's k-means (Lloyd), with SageMaker k-means's names.
+"""``kmeans``: scikit-learn's k-means, with SageMaker k-means's names.
 
-SageMaker's k-means runs a streaming pass and then a local Lloyd step; scikit-learn's is
-Lloyd alone, so the ``local_lloyd_*`` hyperparameters map onto it directly.
+SageMaker's k-means runs a streaming pass and then a local Lloyd step. The streaming solver
+does the same (``kmeans_streaming``); the exact solver is Lloyd alone on the data in
+memory, so the ``local_lloyd_*`` hyperparameters map onto it directly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
 from sklearn.cluster import KMeans as SklearnKMeans
 
-from algoport import ChannelSpec, TrainingJob, UserError, hookimpl, hp
+from algoport import Channel, ChannelSpec, TrainingJob, UserError, hookimpl, hp
 from algoport_sklearn.base import SklearnAlgorithm
 from algoport_sklearn.data import Features, check_feature_count, read_unlabelled
+from algoport_sklearn.kmeans_streaming import INIT_METHODS, StreamingKMeans
 from algoport_sklearn.persistence import TrainedModel, save_model
 from algoport_sklearn.scores import CLUSTERING_METRICS, log_clustering
 from algoport_sklearn.serving import Columns, cluster_predictions, request_features
-from algoport_sklearn.shared_hyperparameters import FEATURE_DIM, seed
+from algoport_sklearn.shared_hyperparameters import (
+    FEATURE_DIM,
+    SOLVER,
+    epochs,
+    log_no_effect,
+    mini_batch_size,
+    seed,
+)
+from algoport_sklearn.streaming import chooses_streaming
 
 # The declared parameter is the default for jobs whose ContentType is plain text/csv.
 UNLABELLED_CSV = "text/csv;label_size=0"
 
-INIT_METHODS: Final = {"kmeans++": "k-means++", "random": "random"}
-
 CHANNEL_DESCRIPTION: Final = (
-    "CSV, no header, every column a feature (text/csv;label_size=0). With an explicit "
-    "label_size=1 the first column is ignored."
+    "CSV, no header, every column a feature (text/csv;label_size=0); with an explicit "
+    "label_size=1 the first column is ignored. Or recordio-protobuf records (labels ignored)."
 )
+CONTENT_TYPES: Final = (UNLABELLED_CSV, "application/x-recordio-protobuf")
+STREAMING_ONLY: Final = (
+    "mini_batch_size",
+    "epochs",
+    "extra_center_factor",
+    "half_life_time_size",
+    "local_lloyd_init_method",
+)
+NO_EFFECT: Final = {
+    "force_dense": "recordio-protobuf records are always read as dense arrays",
+    "eval_metrics": "msd and ssd are both logged",
+}
 
 
 class KMeans(SklearnAlgorithm):
@@ -61,6 +81,7 @@ class KMeans(SklearnAlgorithm):
                 name="local_lloyd_tol",
                 default=1e-4,
                 min=0.0,
+                max=1.0,
                 description=(
                     "Stop when the centers move less than this, relative to the data's "
                     "variance (scikit-learn tol)."
@@ -77,7 +98,57 @@ class KMeans(SklearnAlgorithm):
             ),
             FEATURE_DIM,
             seed("Seed of the initial centers."),
+            SOLVER,
+            mini_batch_size(5000),
+            epochs(1),
+            hp.Integer(
+                name="extra_center_factor",
+                min=1,
+                description=(
+                    "Streaming: keep k times this many centers while streaming, reduced to k "
+                    "by the local Lloyd run. Unset (auto): 2, or less when mini_batch_size "
+                    "is under 2k."
+                ),
+            ),
+            hp.Categorical(
+                name="local_lloyd_init_method",
+                choices=tuple(INIT_METHODS),
+                default="kmeans++",
+                description="Streaming: how the local Lloyd run picks its initial centers.",
+            ),
+            hp.Integer(
+                name="half_life_time_size",
+                default=0,
+                min=0,
+                description=(
+                    "Records after which a record's weight halves; only 0 (no decay) is supported."
+                ),
+            ),
+            hp.List(
+                name="eval_metrics",
+                item=hp.Categorical(name="item", choices=("msd", "ssd")),
+                default=["msd", "ssd"],
+                description="Accepted; msd and ssd are both logged.",
+            ),
+            hp.Boolean(
+                name="force_dense",
+                default=True,
+                description="Accepted (the SageMaker SDK always sends it); no effect here.",
+            ),
         ]
+
+    @hookimpl
+    def check_hyperparameters(
+        self, values: Mapping[str, Any], channels: Mapping[str, Channel]
+    ) -> list[str]:
+        half_life = values.get("half_life_time_size")
+        if half_life:
+            return [
+                f"Hyperparameter 'half_life_time_size' is {half_life}; algoport's k-means "
+                "weighs every record the same (scikit-learn's mini-batch k-means has no "
+                "decay). Set it to 0."
+            ]
+        return []
 
     @hookimpl
     def channels(self) -> Sequence[ChannelSpec]:
@@ -85,15 +156,26 @@ class KMeans(SklearnAlgorithm):
             ChannelSpec(
                 name="train",
                 required=True,
-                content_types=(UNLABELLED_CSV,),
+                content_types=CONTENT_TYPES,
+                input_modes=("File", "Pipe"),
                 description=CHANNEL_DESCRIPTION,
             ),
             ChannelSpec(
-                name="validation", content_types=(UNLABELLED_CSV,), description=CHANNEL_DESCRIPTION
+                name="validation",
+                content_types=CONTENT_TYPES,
+                input_modes=("File", "Pipe"),
+                description=CHANNEL_DESCRIPTION,
             ),
         )
 
     def train(self, job: TrainingJob) -> None:
+        log_no_effect(job, NO_EFFECT)
+        if chooses_streaming(job, STREAMING_ONLY, ()):
+            StreamingKMeans(job, self.name).train()
+        else:
+            self._train_exact(job)
+
+    def _train_exact(self, job: TrainingJob) -> None:
         hps = job.hyperparameters
         features = read_unlabelled(job, "train", allow_missing=False)
         check_feature_count(

@@ -12,14 +12,17 @@ Targets = npt.NDArray[np.float64]
 ClassLabels = npt.NDArray[np.int64]
 
 
-def checked_targets(labels: Targets, channel: str) -> Targets:
-    """Regression targets: any finite number; a UserError names the first that is not."""
+def checked_targets(labels: Targets, channel: str, first_record: int = 1) -> Targets:
+    """Regression targets: any finite number; a UserError names the first that is not.
+
+    ``first_record`` is the number of the first label in messages (a mini-batch's place).
+    """
     missing = ~np.isfinite(labels)
     if missing.any():
         record = int(np.argmax(missing))
         raise UserError(
-            f"Channel {channel!r}: record {record + 1} has label {_show(labels[record])}; "
-            "expected a number in the first column of every record."
+            f"Channel {channel!r}: record {first_record + record} has label "
+            f"{_show(labels[record])}; expected a number in the first column of every record."
         )
     return labels
 
@@ -30,20 +33,22 @@ def checked_classes(
     channel: str,
     classes: int | None,
     classes_source: str,
+    first_record: int = 1,
 ) -> ClassLabels:
     """Class labels as integers 0..classes-1; a UserError names the first bad one.
 
     ``classes`` None means no upper bound is known yet; ``classes_source`` says where the
     bound comes from, for the message.
     """
-    checked_targets(labels, channel)
+    checked_targets(labels, channel, first_record)
     bad = (labels != np.floor(labels)) | (labels < 0)
     if classes is not None:
         bad |= labels >= classes
     if bad.any():
         record = int(np.argmax(bad))
         raise UserError(
-            f"Channel {channel!r}: record {record + 1} has label {_show(labels[record])}, which "
+            f"Channel {channel!r}: record {first_record + record} has label "
+            f"{_show(labels[record])}, which "
             f"predictor_type {predictor_type!r} does not take; expected "
             f"{_expected(predictor_type, classes, classes_source)}."
         )

@@ -1,25 +1,65 @@
 """``linear``: logistic regression, ridge or elastic net, with Linear Learner's names.
 
 Every predictor type minimises the mean loss over the records plus
-``l1 * |w|_1 + wd / 2 * |w|_2^2`` (logistic loss for classifiers, half the squared error
-for the regressor), mapped onto the scikit-learn estimator that solves it exactly:
-LogisticRegression (lbfgs, or saga when l1 > 0), Ridge (l1 = 0) or ElasticNet (l1 > 0).
+``l1 * |w|_1 + wd / 2 * |w|_2^2``. The exact solver (the data in memory) maps it onto the
+scikit-learn estimator that solves it exactly: LogisticRegression (lbfgs, or saga when
+l1 > 0), Ridge (l1 = 0) or ElasticNet (l1 > 0), with logistic loss for classifiers and
+half the squared error for the regressor. The streaming solver (``linear_streaming``)
+takes mini-batch steps over epochs with Linear Learner's optimizers and losses.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from algoport import hp
-from algoport_sklearn.shared_hyperparameters import PredictorType, seed
+from algoport import Channel, ChannelSpec, TrainingJob, hookimpl, hp
+from algoport_sklearn.linear_hyperparameters import (
+    EXACT_ONLY,
+    NO_EFFECT,
+    STREAMING_ONLY,
+    check_linear,
+    linear_learner_hyperparameters,
+)
+from algoport_sklearn.linear_streaming import StreamingLinear
+from algoport_sklearn.shared_hyperparameters import (
+    SOLVER,
+    PredictorType,
+    log_no_effect,
+    or_words,
+    seed,
+)
+from algoport_sklearn.streaming import chooses_streaming
 from algoport_sklearn.supervised import SupervisedAlgorithm, warn_ignored
+
+log = logging.getLogger(__name__)
+
+STREAMING_TYPES: Final = ("text/csv", "application/x-recordio-protobuf")
+LINEAR_CHANNELS: Final = (
+    ChannelSpec(
+        name="train",
+        required=True,
+        content_types=STREAMING_TYPES,
+        input_modes=("File", "Pipe"),
+        description=(
+            "Training records: CSV, no header, the label in the first column; or "
+            "recordio-protobuf records with a label."
+        ),
+    ),
+    ChannelSpec(
+        name="validation",
+        content_types=STREAMING_TYPES,
+        input_modes=("File", "Pipe"),
+        description="Optional records scored after training, in the train channel's format.",
+    ),
+)
 
 
 class Linear(SupervisedAlgorithm):
@@ -73,15 +113,37 @@ class Linear(SupervisedAlgorithm):
                     "in the loss."
                 ),
             ),
-            hp.Float(
-                name="positive_example_weight_mult",
-                default=1.0,
-                min=0.0,
-                min_open=True,
-                description="binary_classifier only: weight of class-1 records in the loss.",
+            or_words(
+                hp.Float(name="positive_example_weight_mult", min=0.0, min_open=True),
+                ("auto", "balanced"),
+                "binary_classifier only: weight of class-1 records in the loss; balanced: "
+                "the negative records' count over the positive records' (streaming: in the "
+                "first num_point_for_scaler records); auto: 1.",
             ),
-            seed("Seed of the saga solver's record order (used when l1 > 0)."),
+            seed(
+                "Seed of the saga solver's record order (exact, l1 > 0) or of the initial "
+                "weights (streaming)."
+            ),
+            SOLVER,
+            *linear_learner_hyperparameters(),
         ]
+
+    @hookimpl
+    def channels(self) -> Sequence[ChannelSpec]:
+        return LINEAR_CHANNELS
+
+    @hookimpl
+    def check_hyperparameters(
+        self, values: Mapping[str, Any], channels: Mapping[str, Channel]
+    ) -> list[str]:
+        return check_linear(values)
+
+    def train(self, job: TrainingJob) -> None:
+        log_no_effect(job, NO_EFFECT)
+        if chooses_streaming(job, STREAMING_ONLY, EXACT_ONLY):
+            StreamingLinear(job, self.name).train()
+        else:
+            super().train(job)
 
     def build_estimator(
         self, predictor_type: PredictorType, hyperparameters: Mapping[str, Any], record_count: int
@@ -99,7 +161,7 @@ class Linear(SupervisedAlgorithm):
         if predictor_type == "regressor":
             for name, default in (
                 ("balance_multiclass_weights", False),
-                ("positive_example_weight_mult", 1.0),
+                ("positive_example_weight_mult", "auto"),
             ):
                 if hps[name] != default:
                     warn_ignored(name, hps[name], predictor_type)
@@ -116,8 +178,10 @@ class Linear(SupervisedAlgorithm):
                 class_weight=_class_weight(predictor_type, hps),
                 **common,
             )
-        if hps["normalize_data"]:
-            return make_pipeline(StandardScaler(), estimator)
+        center = hps["normalize_data"] if hps["unbias_data"] is None else hps["unbias_data"]
+        if hps["normalize_data"] or center:
+            scaler = StandardScaler(with_mean=center, with_std=hps["normalize_data"])
+            return make_pipeline(scaler, estimator)
         return estimator  # a one-step Pipeline would add ~30 µs to every prediction
 
 
@@ -127,8 +191,10 @@ def _class_weight(predictor_type: PredictorType, hps: Mapping[str, Any]) -> Any:
     if predictor_type == "binary_classifier":
         if balance:
             warn_ignored("balance_multiclass_weights", balance, predictor_type)
-        return {0: 1.0, 1: positive} if positive != 1.0 else None
-    if positive != 1.0:
+        if positive == "balanced":
+            return "balanced"
+        return None if positive in ("auto", 1.0) else {0: 1.0, 1: positive}
+    if positive != "auto":
         warn_ignored("positive_example_weight_mult", positive, predictor_type)
     return "balanced" if balance else None
 

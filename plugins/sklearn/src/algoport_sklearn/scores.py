@@ -6,7 +6,6 @@ from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, r2_score
 
 from algoport import Metric, TrainingJob
 from algoport_sklearn.shared_hyperparameters import PredictorType
@@ -46,27 +45,87 @@ CLUSTERING_METRICS: Final = _declare(
 )
 
 
+class SupervisedScores:
+    """The supervised metrics, summed over batches, so a stream is scored in bounded memory.
+
+    Definitions as scikit-learn's: F1 of class 1 (binary) or macro F1 over the classes
+    that occur in the truth or the predictions (multiclass), zero where undefined.
+    """
+
+    def __init__(self, predictor_type: PredictorType, class_count: int | None) -> None:
+        self.predictor_type = predictor_type
+        self.count = 0
+        self.sums = np.zeros(3)  # regressor: y, y², squared error
+        size = class_count or 0
+        self.true_positives = np.zeros(size)
+        self.truths = np.zeros(size)
+        self.predictions = np.zeros(size)
+
+    def add(self, truth: npt.NDArray[Any], predicted: npt.NDArray[Any]) -> None:
+        self.count += truth.shape[0]
+        if self.predictor_type == "regressor":
+            error = truth - predicted
+            self.sums += (truth.sum(), (truth**2).sum(), (error**2).sum())
+            return
+        size = self.truths.shape[0]
+        truth, predicted = truth.astype(np.int64), predicted.astype(np.int64)
+        self.truths += np.bincount(truth, minlength=size)
+        self.predictions += np.bincount(predicted, minlength=size)
+        self.true_positives += np.bincount(truth[truth == predicted], minlength=size)
+
+    def log(self, job: TrainingJob, split: str) -> None:
+        if not self.count:
+            return
+        if self.predictor_type == "regressor":
+            total, squares, errors = self.sums
+            job.log_metric(f"{split}:rmse", float(np.sqrt(errors / self.count)))
+            spread = squares - total**2 / self.count
+            if self.count >= 2 and spread > 0:  # R² is undefined for a single record
+                job.log_metric(f"{split}:r2", float(1 - errors / spread))
+            return
+        job.log_metric(f"{split}:accuracy", float(self.true_positives.sum() / self.count))
+        wrong = self.truths + self.predictions - 2 * self.true_positives
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f1 = np.nan_to_num(2 * self.true_positives / (2 * self.true_positives + wrong))
+        if self.predictor_type == "binary_classifier":
+            job.log_metric(f"{split}:f1", float(f1[1]))
+        else:
+            present = (self.truths + self.predictions) > 0
+            job.log_metric(f"{split}:f1", float(f1[present].mean()))
+
+
 def log_supervised(
     job: TrainingJob,
     split: str,
     predictor_type: PredictorType,
     truth: npt.NDArray[Any],
     predicted: npt.NDArray[Any],
+    class_count: int | None,
 ) -> None:
-    if predictor_type == "regressor":
-        job.log_metric(f"{split}:rmse", float(np.sqrt(mean_squared_error(truth, predicted))))
-        if truth.size >= 2:  # R² is undefined for a single record
-            job.log_metric(f"{split}:r2", float(r2_score(truth, predicted)))
-        return
-    average = "binary" if predictor_type == "binary_classifier" else "macro"
-    job.log_metric(f"{split}:accuracy", float(accuracy_score(truth, predicted)))
-    job.log_metric(
-        f"{split}:f1", float(f1_score(truth, predicted, average=average, zero_division=0))
-    )
+    scores = SupervisedScores(predictor_type, class_count)
+    scores.add(truth, predicted)
+    scores.log(job, split)
+
+
+class ClusteringScores:
+    """Squared distances to the closest center, summed over batches."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.ssd = 0.0
+
+    def add(self, distances: npt.NDArray[np.float64]) -> None:
+        """``distances``: each record's distance to its closest center."""
+        self.count += distances.shape[0]
+        self.ssd += float((distances**2).sum())
+
+    def log(self, job: TrainingJob, split: str) -> None:
+        if self.count:
+            job.log_metric(f"{split}:msd", self.ssd / self.count)
+            job.log_metric(f"{split}:ssd", self.ssd)
 
 
 def log_clustering(job: TrainingJob, split: str, distances: npt.NDArray[np.float64]) -> None:
-    """``distances``: each record's distance to its closest center."""
-    squared = distances**2
-    job.log_metric(f"{split}:msd", float(squared.mean()))
-    job.log_metric(f"{split}:ssd", float(squared.sum()))
+    scores = ClusteringScores()
+    scores.add(distances)
+    scores.log(job, split)

@@ -105,11 +105,11 @@ class SupervisedAlgorithm(SklearnAlgorithm):
 
         estimator = self.build_estimator(predictor_type, hps, features.shape[0])
         self.fit_estimator(estimator, features, labels, job)
-        log_supervised(job, "train", predictor_type, labels, estimator.predict(features))
+        log_supervised(job, "train", predictor_type, labels, estimator.predict(features), classes)
         if validation is not None:
             valid_features, valid_labels = validation
             predicted = estimator.predict(valid_features)
-            log_supervised(job, "validation", predictor_type, valid_labels, predicted)
+            log_supervised(job, "validation", predictor_type, valid_labels, predicted, classes)
 
         save_model(
             TrainedModel(
