@@ -147,3 +147,31 @@ def test_loopback_host_names_sort_as_sagemaker_sorts_them() -> None:
 def test_an_unknown_distribution_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="expected FullyReplicated or ShardedByS3Key"):
         ChannelInput.parse(f"train={tmp_path}", {}, {"train": "Sharded"})
+
+
+@pytest.mark.parametrize("hosts", [1, 2])
+def test_pipe_mode_feeds_each_host_its_files_epoch_after_epoch(
+    tmp_path: Path, five_files: Path, hosts: int
+) -> None:
+    result = subprocess.run(
+        [*command("algoport"), "local", "train", "-a", "fixture-epochs", "--hosts", str(hosts),
+         "-c", f"train={five_files}", "--content-type", "text/csv", "--input-mode", "Pipe",
+         "--distribution", "ShardedByS3Key", "--hp", "epochs=3",
+         "--workdir", str(tmp_path / "work")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    trees = sorted((job_dir(result.stdout) / "hosts").iterdir()) if hosts > 1 else None
+    roots = trees or [job_dir(result.stdout)]
+    rows = []
+    for index, root in enumerate(roots):
+        model = root / "opt_ml" / "model" / "epochs.json"
+        seen = json.loads(model.read_text())
+        assert [epoch["epoch"] for epoch in seen] == [0, 1, 2]
+        assert len({epoch["rows"] for epoch in seen}) == 1  # every epoch is the whole share
+        shared = sorted(five_files.rglob("*.csv"))[index::hosts]
+        assert seen[0]["rows"] == sum(len(p.read_text().splitlines()) for p in shared)
+        rows.append(seen[0]["rows"])
+        assert channel_files(root) == []  # nothing copied: the data came through FIFOs
+    assert sum(rows) == sum(len(p.read_text().splitlines()) for p in five_files.rglob("*.csv"))

@@ -11,7 +11,12 @@ from typing import Any
 from algoport.errors import UserError
 from algoport.local import runner
 from algoport.local.artifacts import ArchiveLimits
-from algoport.local.layout import DISTRIBUTIONS, ChannelInput, parse_hyperparameters
+from algoport.local.layout import (
+    DISTRIBUTIONS,
+    INPUT_MODES,
+    ChannelInput,
+    parse_hyperparameters,
+)
 from algoport.local.transform import TransformResult, TransformSettings, run_transform
 from algoport.settings import MB
 
@@ -38,20 +43,24 @@ def _per_channel(
 
 
 def channel_inputs(
-    args: argparse.Namespace, distributions: dict[str, str] | None = None
+    args: argparse.Namespace,
+    distributions: dict[str, str] | None = None,
+    input_modes: dict[str, str] | None = None,
 ) -> list[ChannelInput]:
-    """The channels of :func:`add_job_arguments`, with each one's S3DistributionType."""
+    """The channels of :func:`add_job_arguments`, with each one's S3DistributionType and
+    TrainingInputMode."""
     types = _per_channel(
         args, args.content_type, args.channel_content_type, "--channel-content-type"
     )
-    return [ChannelInput.parse(text, types, distributions) for text in args.channel]
+    return [ChannelInput.parse(text, types, distributions, input_modes) for text in args.channel]
 
 
 def _channels(args: argparse.Namespace) -> list[ChannelInput]:
     distributions = _per_channel(
         args, args.distribution, args.channel_distribution, "--channel-distribution"
     )
-    return channel_inputs(args, distributions)
+    modes = _per_channel(args, args.input_mode, args.channel_input_mode, "--channel-input-mode")
+    return channel_inputs(args, distributions, modes)
 
 
 def add_job_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,6 +108,19 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME=TYPE",
         help="S3DistributionType of one channel (repeatable)",
+    )
+    parser.add_argument(
+        "--input-mode",
+        choices=INPUT_MODES,
+        help="TrainingInputMode of every channel (default File); Pipe feeds each channel's "
+        "files through the FIFOs <channel>_0, <channel>_1, … one epoch after another",
+    )
+    parser.add_argument(
+        "--channel-input-mode",
+        action="append",
+        default=[],
+        metavar="NAME=MODE",
+        help="TrainingInputMode of one channel (repeatable)",
     )
     parser.add_argument(
         "--hosts",

@@ -20,6 +20,7 @@ from algoport.contract import ContractPaths
 from algoport.errors import UserError
 
 DISTRIBUTIONS = ("FullyReplicated", "ShardedByS3Key")
+INPUT_MODES = ("File", "FastFile", "Pipe")
 MAX_HOSTS = 254
 
 
@@ -39,6 +40,7 @@ class ChannelInput:
         text: str,
         content_types: Mapping[str, str],
         distributions: Mapping[str, str] | None = None,
+        input_modes: Mapping[str, str] | None = None,
     ) -> ChannelInput:
         name, eq, path = text.partition("=")
         if not eq or not name or not path:
@@ -54,10 +56,17 @@ class ChannelInput:
                 f"Channel {name!r} has distribution {distribution!r}; expected "
                 f"{' or '.join(DISTRIBUTIONS)}."
             )
+        input_mode = (input_modes or {}).get(name, "File")
+        if input_mode not in INPUT_MODES:
+            raise UserError(
+                f"Channel {name!r} has input mode {input_mode!r}; expected "
+                f"{', '.join(INPUT_MODES)}."
+            )
         return cls(
             name=name,
             source=source,
             content_type=content_types.get(name),
+            input_mode=input_mode,
             distribution=distribution,
         )
 
@@ -66,6 +75,11 @@ class ChannelInput:
         if self.source.is_file():
             return [Path(self.source.name)]
         return sorted(p.relative_to(self.source) for p in self.source.rglob("*") if p.is_file())
+
+    @property
+    def root(self) -> Path:
+        """The directory the channel's relative file paths start from."""
+        return self.source if self.source.is_dir() else self.source.parent
 
     def files_for(self, host_index: int, host_count: int) -> list[Path]:
         """What one host receives: every file, or every ``host_count``-th when sharded."""
@@ -96,14 +110,13 @@ def parse_hyperparameters(pairs: Sequence[str]) -> dict[str, str]:
 def _place(channel: ChannelInput, files: Sequence[Path], directory: Path) -> None:
     """Hard-link (or copy) the files into the channel's directory; jobs only read them."""
     directory.mkdir(parents=True, exist_ok=True)
-    root = channel.source if channel.source.is_dir() else channel.source.parent
     for relative in files:
         target = directory / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.link(root / relative, target)
+            os.link(channel.root / relative, target)
         except OSError:
-            shutil.copy2(root / relative, target)
+            shutil.copy2(channel.root / relative, target)
 
 
 def lay_out_job(
@@ -131,7 +144,7 @@ def lay_out_job(
         if channel.content_type:
             entry["ContentType"] = channel.content_type
         config[channel.name] = entry
-        if copy_data:
+        if copy_data and channel.input_mode != "Pipe":  # Pipe channels are fed (runner.py)
             files = channel.files_for(host_index, len(hosts))
             _place(channel, files, paths.channel_dir(channel.name))
     paths.input_data_config_file.write_text(json.dumps(config, indent=2))

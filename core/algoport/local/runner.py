@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ from algoport.contract import ContractPaths
 from algoport.errors import AlgoportError, PlatformError, UserError
 from algoport.local.artifacts import ArchiveLimits, extract_model, pack_model
 from algoport.local.layout import ChannelInput, lay_out_job, loopback_hosts
+from algoport.local.pipe_feeder import PipeFeeder
 from algoport.local.processes import ServeProcess, command, port_is_free
 from algoport.settings import VARIABLES
 
@@ -90,27 +92,48 @@ def train(
     if algorithm:
         environ["ALGOPORT_ALGORITHM"] = algorithm
     started = time.monotonic()
-    if hosts == 1:
-        paths = lay_out_job(job_dir / "opt_ml", channels, hyperparameters)
-        progress(f"training job {job_dir.name} in {paths.root}")
-        environ["SAGEMAKER_BASE_DIR"] = str(paths.root)
-        returncode = subprocess.run(command("train"), env=environ, check=False).returncode
-        runs: tuple[HostRun, ...] = (HostRun("algo-1", paths, returncode, _failure(paths)),)
-    else:
-        names = loopback_hosts(hosts)
-        trees = {
-            name: lay_out_job(
-                job_dir / "hosts" / name / "opt_ml",
-                channels,
-                hyperparameters,
-                hosts=names,
-                current_host=name,
-            )
-            for name in names
-        }
-        progress(f"training job {job_dir.name} on {hosts} hosts, {names[0]} … {names[-1]}")
-        runs = _run_hosts(trees, environ)
+    with contextlib.ExitStack() as feeders:
+        if hosts == 1:
+            paths = lay_out_job(job_dir / "opt_ml", channels, hyperparameters)
+            progress(f"training job {job_dir.name} in {paths.root}")
+            for feeder in pipe_feeders(paths, channels, 0, 1):
+                feeders.enter_context(feeder)
+            environ["SAGEMAKER_BASE_DIR"] = str(paths.root)
+            returncode = subprocess.run(command("train"), env=environ, check=False).returncode
+            runs: tuple[HostRun, ...] = (HostRun("algo-1", paths, returncode, _failure(paths)),)
+        else:
+            names = loopback_hosts(hosts)
+            trees = {
+                name: lay_out_job(
+                    job_dir / "hosts" / name / "opt_ml",
+                    channels,
+                    hyperparameters,
+                    hosts=names,
+                    current_host=name,
+                )
+                for name in names
+            }
+            for index, paths in enumerate(trees.values()):
+                for feeder in pipe_feeders(paths, channels, index, hosts):
+                    feeders.enter_context(feeder)
+            progress(f"training job {job_dir.name} on {hosts} hosts, {names[0]} … {names[-1]}")
+            runs = _run_hosts(trees, environ)
     return _outcome(job_dir, runs, time.monotonic() - started)
+
+
+def pipe_feeders(
+    paths: ContractPaths, channels: Sequence[ChannelInput], host_index: int, host_count: int
+) -> list[PipeFeeder]:
+    """A feeder per Pipe channel: its files (this host's share) through ``<channel>_<n>``,
+    epoch after epoch, as SageMaker streams them from S3."""
+    return [
+        PipeFeeder(
+            paths.data_dir / channel.name,
+            [channel.root / f for f in channel.files_for(host_index, host_count)],
+        )
+        for channel in channels
+        if channel.input_mode == "Pipe"
+    ]
 
 
 def _failure(paths: ContractPaths) -> str | None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from algoport import ChannelSpec, TrainingJob, atomic_write, hookimpl, hp
+from algoport import Capabilities, ChannelSpec, TrainingJob, atomic_write, hookimpl, hp
 
 
 @hookimpl
@@ -28,6 +28,12 @@ def channels() -> list[ChannelSpec]:
             input_modes=("File", "Pipe"),
         )
     ]
+
+
+@hookimpl
+def capabilities() -> Capabilities:
+    # Each host records its own share, so sharded Pipe input on several hosts can be tested.
+    return Capabilities(distributed_training=True)
 
 
 @hookimpl
