@@ -26,8 +26,8 @@ import numpy as np
 from algoport.contract import ContractPaths
 from algoport.formats import recordio_protobuf
 from algoport.local.layout import ChannelInput, lay_out_job
-from algoport.local.pipe_feeder import PipeFeeder
 from algoport.local.processes import command
+from algoport.testing import PipeFeeder
 
 MB = 1 << 20
 PART_MB = 64

@@ -43,6 +43,7 @@ import numpy as np
 import pytest
 
 from algoport.contract import ContractPaths
+from algoport.local.pipe_feeder import PipeFeeder
 from algoport.local.processes import ServeProcess, command, find_free_port
 from algoport.metrics import PREFIX as METRIC_PREFIX
 
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Check",
     "CheckResult",
+    "PipeFeeder",
     "SageMakerTree",
     "ServeProcess",
     "TrainResult",

@@ -12,8 +12,7 @@ import pytest
 from sklearn.cluster import KMeans
 
 from algoport.formats.recordio_protobuf import encode_records_from_array
-from algoport.local.pipe_feeder import PipeFeeder
-from algoport.testing import SageMakerTree, ServeProcess, TrainResult, run_train
+from algoport.testing import PipeFeeder, SageMakerTree, ServeProcess, TrainResult, run_train
 
 RECORDIO = "application/x-recordio-protobuf"
 # Small data, small batches: enough steps to learn in a few epochs.

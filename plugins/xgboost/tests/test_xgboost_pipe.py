@@ -23,8 +23,14 @@ import pytest
 import xgboost as xgb
 
 from algoport.formats.recordio_protobuf import encode_records_from_array
-from algoport.local.pipe_feeder import PipeFeeder
-from algoport.testing import SageMakerTree, TrainingJobs, command, find_free_port, run_train
+from algoport.testing import (
+    PipeFeeder,
+    SageMakerTree,
+    TrainingJobs,
+    command,
+    find_free_port,
+    run_train,
+)
 from algoport_xgboost import cluster
 
 pytestmark = pytest.mark.e2e

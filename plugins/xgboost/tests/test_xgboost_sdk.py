@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from algoport.local.pipe_feeder import PipeFeeder
-from algoport.testing import TrainingJobs, csv_text, run_train
+from algoport.testing import PipeFeeder, TrainingJobs, csv_text, run_train
 
 SDK_PYTHON = os.environ.get("ALGOPORT_SDK_PYTHON")
 WRITER = Path(__file__).resolve().parents[3] / "tests" / "sdk" / "write_with_sdk.py"
