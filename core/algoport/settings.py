@@ -266,6 +266,23 @@ VARIABLES: dict[str, Variable[Any]] = {
         "requests whose decode-predict-encode takes less run on the event loop, skipping "
         "the thread hand-off (0 = never)",
     ),
+    "max_batch_size": Variable.integer(
+        "ALGOPORT_MAX_BATCH_SIZE",
+        # Requests that already wait are batched at no cost in latency (see batching.py).
+        32,
+        1,
+        1024,
+        "most requests predicted in one call when the algorithm declares independent rows "
+        "(adaptive batching; 1 = off)",
+    ),
+    "max_batch_delay_ms": Variable.number(
+        "ALGOPORT_MAX_BATCH_DELAY_MS",
+        0.0,
+        0.0,
+        1000.0,
+        "milliseconds a batch waits for more requests before it is predicted (0: only "
+        "requests already waiting join it)",
+    ),
 }
 
 
@@ -301,6 +318,8 @@ class Settings:
     max_concurrent_transforms: int
     predict_threads: int
     inline_predict_ms: float
+    max_batch_size: int
+    max_batch_delay_ms: float
     # Not a variable: SageMaker gives an endpoint 30 s between SIGTERM and SIGKILL.
     graceful_seconds: float = 25.0
 

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from algoport.errors import AlgoportError, AlgorithmError, DataError, PlatformError, UserError
 from algoport.media import (
+    Columns,
     Format,
     FormatRegistry,
     Invocation,
@@ -27,6 +28,7 @@ from algoport.media import (
     record_count,
 )
 from algoport.plugins import Algorithm
+from algoport.serving.batching import Batcher
 from algoport.serving.dispatch import Dispatcher
 from algoport.settings import Settings
 
@@ -55,6 +57,8 @@ class ModelHost:
         self.model_dir = model_dir
         self.model: Any = None
         self.formats: FormatRegistry | None = None
+        # Whether requests may be predicted together (see batching.py).
+        self.independent_rows = False
         self.ready = threading.Event()
         self.error: BaseException | None = None
 
@@ -65,6 +69,7 @@ class ModelHost:
             # A format clash or an unproducible default must fail start-up, not a request.
             self.formats = self.algorithm.formats()
             self.formats.default_answer(default_accept)
+            self.independent_rows = self.algorithm.capabilities.independent_rows
             self.model = self.algorithm.load(self.model_dir)
         except BaseException as exc:
             self.error = exc
@@ -76,8 +81,12 @@ class ModelHost:
         self, body: bytes, decoder: Format, encoder: Format, invocation: Invocation
     ) -> bytes:
         """Decode, predict, encode: the whole request, in one hand-off (see dispatch.py)."""
-        assert decoder.decode is not None and encoder.encode is not None
+        assert decoder.decode is not None
         data = decoder.decode(body, invocation.content_type)
+        return self.encode(self.predict(data, invocation), encoder, invocation)
+
+    def predict(self, data: Any, invocation: Invocation) -> Columns:
+        """The algorithm's predictions for decoded ``data``, checked: one row per record."""
         try:
             result = self.algorithm.predict(self.model, data, invocation)
         except AlgoportError:
@@ -86,7 +95,10 @@ class ModelHost:
             raise AlgorithmError(
                 f"Algorithm {self.algorithm.name!r} failed in predict: {type(exc).__name__}: {exc}"
             ) from exc
-        columns = prediction_columns(result, record_count(data))
+        return prediction_columns(result, record_count(data))
+
+    def encode(self, columns: Columns, encoder: Format, invocation: Invocation) -> bytes:
+        assert encoder.encode is not None
         try:
             return encoder.encode(columns, invocation.accept)
         except DataError as exc:
@@ -123,6 +135,7 @@ def create_app(
         settings.inline_predict_ms / 1000,
         on_stuck,
     )
+    batcher = Batcher(host, dispatcher, settings)
     execution_parameters = json.dumps(
         {
             "MaxConcurrentTransforms": settings.max_concurrent_transforms,
@@ -202,7 +215,10 @@ def create_app(
             with decoded_size_limit(settings.max_decoded_bytes):
                 return host.invoke(body, decoder, encoder, invocation)
 
-        payload = await dispatcher.run(invoke, len(body))
+        if batcher.enabled:
+            payload = await batcher.invoke(body, decoder, encoder, invocation)
+        else:
+            payload = await dispatcher.run(invoke, len(body))
         response_headers = {}
         if invocation.response_custom_attributes is not None:
             response_headers[CUSTOM_ATTRIBUTES] = invocation.response_custom_attributes
