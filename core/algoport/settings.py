@@ -266,6 +266,16 @@ VARIABLES: dict[str, Variable[Any]] = {
         "requests whose decode-predict-encode takes less run on the event loop, skipping "
         "the thread hand-off (0 = never)",
     ),
+    "native_threads": Variable.integer(
+        "ALGOPORT_NATIVE_THREADS",
+        1,  # unset: DERIVED_DEFAULTS
+        0,
+        1024,
+        "BLAS and OpenMP threads per serving worker (numpy, scikit-learn, XGBoost…), set "
+        "through `OMP_NUM_THREADS`, `OPENBLAS_NUM_THREADS` and `MKL_NUM_THREADS`; 0 leaves "
+        "them to the libraries",
+        shown_default="CPUs ÷ workers, at least 1",
+    ),
     "max_batch_size": Variable.integer(
         "ALGOPORT_MAX_BATCH_SIZE",
         # Requests that already wait are batched at no cost in latency (see batching.py).
@@ -292,6 +302,7 @@ DERIVED_DEFAULTS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "workers": lambda values: os.cpu_count() or 1,
     "max_decoded_mb": lambda values: DECODED_PER_PAYLOAD * values["max_payload_mb"],
     "max_concurrent_transforms": lambda values: values["workers"],
+    "native_threads": lambda values: max(1, (os.cpu_count() or 1) // values["workers"]),
 }
 
 
@@ -318,6 +329,7 @@ class Settings:
     max_concurrent_transforms: int
     predict_threads: int
     inline_predict_ms: float
+    native_threads: int
     max_batch_size: int
     max_batch_delay_ms: float
     # Not a variable: SageMaker gives an endpoint 30 s between SIGTERM and SIGKILL.

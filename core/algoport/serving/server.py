@@ -44,6 +44,7 @@ from algoport.plugins import ALGORITHMS_GROUP, discover, select_algorithm
 from algoport.plugins import selected_algorithm as load_selected
 from algoport.serving.app import ModelHost, create_app
 from algoport.serving.dispatch import PREDICT_THREAD_PREFIX
+from algoport.serving.native_threads import limit_native_threads
 from algoport.settings import Settings
 
 log = logging.getLogger("algoport.serve")
@@ -128,6 +129,8 @@ def serve_worker(
     the model is loaded.
     """
     keep_freed_memory()
+    if settings.native_threads:
+        limit_native_threads(settings.native_threads)
     try:
         algorithm = load_selected(settings.algorithm, model_dir)
     except AlgoportError as exc:
