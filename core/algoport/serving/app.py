@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -29,6 +28,7 @@ from algoport.media import (
 )
 from algoport.plugins import Algorithm
 from algoport.serving.batching import Batcher
+from algoport.serving.deadlines import deadline
 from algoport.serving.dispatch import Dispatcher
 from algoport.settings import Settings
 
@@ -247,7 +247,7 @@ async def read_body(request: Request, settings: Settings) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(settings.body_timeout_seconds):
+        with deadline(settings.body_timeout_seconds):
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
