@@ -119,7 +119,7 @@ class Batcher:
     async def _predict(self, batch: list[Request]) -> None:
         size = sum(len(request.body) for request in batch)
         try:
-            outcomes = await self.dispatcher.run(lambda: self._answer(batch), size)
+            outcomes = await self.dispatcher.run(lambda: self._answer(batch), size, len(batch))
         except Exception as exc:  # the timeout: every request of the batch gets it
             outcomes = [exc] * len(batch)
         except asyncio.CancelledError:
