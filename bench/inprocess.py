@@ -3,8 +3,8 @@
     taskset -c 0 python bench/inprocess.py [--rows 1,100,1000] [--connections 1,16]
 
 Trains algoport-sklearn's `linear` as `bench/serve.py` does, then calls three apps directly
-(no HTTP, no wrk): algoport's with adaptive batching (``ALGOPORT_MAX_BATCH_SIZE=32``),
-algoport's without (the default), and `bench/bare_app.py` on the same model file. ``c``
+(no HTTP, no wrk): algoport's with adaptive batching (the default), algoport's with
+``ALGOPORT_MAX_BATCH_SIZE=1``, and `bench/bare_app.py` on the same model file. ``c``
 clients each send their next request as soon as the last is answered. Prints the CPU time
 of this process per request (``time.process_time``: every thread, so predictions on a
 prediction thread count) and the requests per ``predict`` call. CPU time is the figure a

@@ -59,8 +59,7 @@ def post_together(server: ServeProcess, requests: Sequence[dict[str, Any]]) -> l
 def serve(tmp_path: Path, algorithm: str, **env: str) -> ServeProcess:
     model = tmp_path / "ml" / "model"
     model.mkdir(parents=True)
-    settings = {"ALGOPORT_INLINE_PREDICT_MS": "0", "ALGOPORT_MAX_BATCH_SIZE": "32", **env}
-    return ServeProcess(model, algorithm, env=settings)
+    return ServeProcess(model, algorithm, env={"ALGOPORT_INLINE_PREDICT_MS": "0", **env})
 
 
 def test_batched_replies_equal_unbatched_ones_byte_for_byte(tmp_path: Path) -> None:
@@ -136,9 +135,9 @@ def test_an_algorithm_without_the_declaration_is_never_batched(tmp_path: Path) -
     assert sorted(log) == [1, 2, 3, 4, 5]
 
 
-def test_batching_is_off_unless_a_batch_size_is_set(tmp_path: Path) -> None:
+def test_max_batch_size_one_turns_batching_off(tmp_path: Path) -> None:
     bodies = [body(rows) for rows in (1, 2, 3)]
-    with serve(tmp_path, "fixture-independent-rows", ALGOPORT_MAX_BATCH_SIZE="") as server:
+    with serve(tmp_path, "fixture-independent-rows", ALGOPORT_MAX_BATCH_SIZE="1") as server:
         post_together(server, [{"content": b, "headers": CSV} for b in bodies])
         log = calls(server.model_dir)[1:]
     assert sorted(log) == [1, 2, 3]
