@@ -279,7 +279,7 @@ VARIABLES: dict[str, Variable[Any]] = {
     "max_batch_size": Variable.integer(
         "ALGOPORT_MAX_BATCH_SIZE",
         # On: a batch never waits (delay 0), so a lone request pays only the hand-over to
-        # the batch (~10 µs of CPU); under load, requests that wait share one call.
+        # the batch (10-30 µs of CPU); under load, requests that wait share one call.
         32,
         1,
         1024,
