@@ -4,10 +4,11 @@
 
 Trains algoport-sklearn's `linear` (LogisticRegression) on algoport-xgboost's demo data
 (breast cancer, 30 features) through the real `train`, serves it with one worker pinned to
-CPU 0, and drives it with wrk pinned to CPU 1, side by side with `bench/bare_app.py` (np.loadtxt and
-an inline predict, as the AWS examples do) on the same CPU. Both servers run for the whole
-benchmark and are measured in turn, round after round, so a noisy neighbour slows both
-rather than one; each cell reports the median round. Prints requests/s and p50/p99 latency
+CPU 0, and drives it with wrk pinned to CPU 1, side by side with `bench/bare_app.py` (the same
+model file, np.loadtxt and an inline predict) on the same CPU. Before timing, every body is
+sent to both servers and their replies must be byte for byte the same. Both servers run for
+the whole benchmark and are measured in turn, round after round, so a noisy neighbour slows
+both rather than one; each cell reports the median round. Prints requests/s and p50/p99 latency
 per body size and connection count, the time from starting each server to its first 200
 from /ping, and resident memory. Needs wrk (Debian package `wrk`) and taskset (util-linux).
 """
@@ -25,6 +26,8 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+import httpx
 
 from algoport.local import runner
 from algoport.local.artifacts import extract_model
@@ -82,16 +85,38 @@ def rss_mb(pid: int) -> float:
 
 
 def bodies(workdir: Path, data: Path, sizes: list[int]) -> dict[int, Path]:
+    """A CSV body of each size, in a file, by row count."""
     features = [line.split(",", 1)[1] for line in data.read_text().splitlines()]
     result = {}
     for rows in sizes:
         lines = [features[i % len(features)] for i in range(rows)]
         body = workdir / f"body-{rows}.csv"
         body.write_text("\n".join(lines) + "\n")
-        script = workdir / f"post-{rows}.lua"
-        script.write_text(WRK_SCRIPT.format(body=body))
-        result[rows] = script
+        result[rows] = body
     return result
+
+
+def wrk_scripts(bodies: dict[int, Path]) -> dict[int, Path]:
+    scripts = {}
+    for rows, body in bodies.items():
+        script = body.with_suffix(".lua")
+        script.write_text(WRK_SCRIPT.format(body=body))
+        scripts[rows] = script
+    return scripts
+
+
+def check_same_replies(urls: dict[str, str], bodies: dict[int, Path]) -> None:
+    """Exit unless every server answers every body with the same bytes."""
+    headers = {"Content-Type": "text/csv", "Accept": "text/csv"}
+    for rows, body in bodies.items():
+        replies = {
+            name: httpx.post(url + "/invocations", content=body.read_bytes(), headers=headers)
+            for name, url in urls.items()
+        }
+        contents = {reply.content for reply in replies.values()}
+        if len(contents) != 1 or any(reply.status_code != 200 for reply in replies.values()):
+            shown = {name: (r.status_code, r.content[:80]) for name, r in replies.items()}
+            sys.exit(f"the servers answer {rows} rows differently: {shown}")
 
 
 def train_model(workdir: Path, data: Path) -> Path:
@@ -130,9 +155,9 @@ def measure_servers(
     return results
 
 
-def start_bare(port: int, data: Path) -> tuple[subprocess.Popen[bytes], float]:
+def start_bare(port: int, model_dir: Path) -> tuple[subprocess.Popen[bytes], float]:
     started = time.monotonic()
-    argv = [sys.executable, str(Path(__file__).with_name("bare_app.py")), str(port), str(data)]
+    argv = [sys.executable, str(Path(__file__).with_name("bare_app.py")), str(port), str(model_dir)]
     process = subprocess.Popen(pinned(0, argv), stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     while ping(url) != 200:
@@ -160,7 +185,7 @@ def main() -> None:
         source = resources.files("algoport_xgboost") / "demo_data" / "breast_cancer.csv"
         data.write_text(source.read_text())
         model_dir = train_model(workdir, data)
-        scripts = bodies(workdir, data, sizes)
+        body_files = bodies(workdir, data, sizes)
 
         env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", "SAGEMAKER_CONTAINER_LOG_LEVEL": "30"}
         server = ServeProcess(model_dir, env=env, wait_ready=False)
@@ -174,9 +199,11 @@ def main() -> None:
             os.sched_setaffinity(0, own_cpus)
         assert server.process is not None
         ready = server.wait_until_ready()
-        bare, bare_ready = start_bare(port := find_free_port(), data)
+        bare, bare_ready = start_bare(port := find_free_port(), model_dir)
         try:
             urls = {"algoport": server.url, "bare": f"http://127.0.0.1:{port}"}
+            check_same_replies(urls, body_files)
+            scripts = wrk_scripts(body_files)
             results = measure_servers(urls, scripts, connections, args.duration, args.rounds)
             ours_rss, bare_rss = rss_mb(server.process.pid), rss_mb(bare.pid)
         finally:

@@ -186,6 +186,14 @@ def predict(model: Any, data: Any, invocation: Invocation) -> Any:
     and the ``Accept`` type's format encodes it.
     Raise :class:`algoport.UserError` for a request the model cannot use (400); any other
     exception is an algorithm error (500).
+    Batched: when the algorithm declares ``Capabilities(independent_rows=True)``, requests
+    that wait together (``ALGOPORT_MAX_BATCH_SIZE``, ``ALGOPORT_MAX_BATCH_DELAY_MS``) may
+    come in one call: ``data`` is their decoded arrays concatenated in arrival order, and
+    ``invocation`` is equal to each one's (requests with different content types, ``Accept``,
+    custom attributes, target model or inference id, or arrays of different dtype or width,
+    never share a call); what it sets in ``response_custom_attributes`` is sent with every
+    reply. Should such a call raise, each request is predicted alone, so one request's bad
+    values fail that request only.
     Clash: only the algorithm plugin may implement it; extensions may wrap it.
     """
 

@@ -319,6 +319,34 @@ VARIABLES: dict[str, Variable[Any]] = {
         "a multi-model endpoint's `*.tar.gz` models (as its S3 prefix holds them), loaded on "
         "the first invoke naming one (set by `algoport local serve --multi-model`)",
     ),
+    "native_threads": Variable.integer(
+        "ALGOPORT_NATIVE_THREADS",
+        1,  # unset: DERIVED_DEFAULTS
+        0,
+        1024,
+        "BLAS and OpenMP threads per serving worker (numpy, scikit-learn, XGBoost…), set "
+        "through `OMP_NUM_THREADS`, `OPENBLAS_NUM_THREADS` and `MKL_NUM_THREADS`; 0 leaves "
+        "them to the libraries",
+        shown_default="CPUs ÷ workers, at least 1",
+    ),
+    "max_batch_size": Variable.integer(
+        "ALGOPORT_MAX_BATCH_SIZE",
+        # On: a batch never waits (delay 0), so a lone request pays only the hand-over to
+        # the batch (10-30 µs of CPU); under load, requests that wait share one call.
+        32,
+        1,
+        1024,
+        "most requests predicted in one call when the algorithm declares independent rows "
+        "(adaptive batching; 1 = off)",
+    ),
+    "max_batch_delay_ms": Variable.number(
+        "ALGOPORT_MAX_BATCH_DELAY_MS",
+        0.0,
+        0.0,
+        1000.0,
+        "milliseconds a batch waits for more requests before it is predicted (0: only "
+        "requests already waiting join it)",
+    ),
 }
 
 
@@ -333,6 +361,7 @@ DERIVED_DEFAULTS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     ),
     "max_concurrent_transforms": lambda values: values["workers"],
     "model_memory_mb": lambda values: default_model_memory_bytes() // MB,
+    "native_threads": lambda values: max(1, (os.cpu_count() or 1) // values["workers"]),
 }
 
 
@@ -363,6 +392,9 @@ class Settings:
     multi_model: bool
     model_memory_mb: int
     model_archives: Path | None
+    native_threads: int
+    max_batch_size: int
+    max_batch_delay_ms: float
     # Not a variable: SageMaker gives an endpoint 30 s between SIGTERM and SIGKILL.
     graceful_seconds: float = 25.0
 

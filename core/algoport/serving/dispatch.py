@@ -80,16 +80,19 @@ class Dispatcher:
         else:
             self.estimate += SMOOTHING * (seconds - self.estimate)
 
-    async def run(self, work: Callable[[], T], size: int) -> T:
-        """Run ``work`` for a request of ``size`` bytes; TimeoutError past the timeout."""
+    async def run(self, work: Callable[[], T], size: int, requests: int = 1) -> T:
+        """Run ``work`` for ``requests`` requests of ``size`` bytes in all; TimeoutError past
+        the timeout. A batch is judged by its time and size per request: inline, it holds
+        the loop no longer than its requests one after the other would."""
+        size //= requests
         if self._inline_allowed(size):
             started = time.perf_counter()
             result = work()
-            seconds = time.perf_counter() - started
+            seconds = (time.perf_counter() - started) / requests
             self._judge(seconds)
             self._record(seconds, size)
             return result
-        return await self._on_thread(work, size)
+        return await self._on_thread(work, size, requests)
 
     def _judge(self, seconds: float) -> None:
         if seconds <= DEMOTE_FACTOR * self.inline_budget:
@@ -105,7 +108,7 @@ class Dispatcher:
                 seconds * 1e3,
             )
 
-    async def _on_thread(self, work: Callable[[], T], size: int) -> T:
+    async def _on_thread(self, work: Callable[[], T], size: int, requests: int) -> T:
         def timed() -> tuple[T, float]:
             started = time.perf_counter()
             return work(), time.perf_counter() - started
@@ -132,7 +135,7 @@ class Dispatcher:
             raise
         finally:
             deadline.cancel()
-        self._record(seconds, size)
+        self._record(seconds / requests, size)
         return result
 
     def _check_stuck(self) -> None:

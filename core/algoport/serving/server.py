@@ -43,10 +43,11 @@ from algoport.logs import setup_logging
 from algoport.manifest import Manifest
 from algoport.plugins import ALGORITHMS_GROUP, discover, select_algorithm
 from algoport.plugins import selected_algorithm as load_selected
-from algoport.serving.app import ModelHost, create_app
+from algoport.serving.app import ModelHost, create_app, freeze_start_up
 from algoport.serving.dispatch import PREDICT_THREAD_PREFIX
 from algoport.serving.model_registry import ModelRegistry
 from algoport.serving.multi_model import create_multi_model_app
+from algoport.serving.native_threads import limit_native_threads
 from algoport.serving.telemetry import share_between_workers, worker_exited
 from algoport.settings import Settings
 
@@ -132,6 +133,8 @@ def serve_worker(
     the model is loaded.
     """
     keep_freed_memory()
+    if settings.native_threads:
+        limit_native_threads(settings.native_threads)
     make_app: Callable[[Callable[[BaseException], None]], Any]
     if settings.multi_model:
         if on_ready is not None:
@@ -150,6 +153,7 @@ def serve_worker(
         if load_first:
             try:
                 host.load()
+                freeze_start_up()
             except BaseException as exc:
                 log.error("loading the model failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
                 return _exit_code(exc)
