@@ -1,6 +1,7 @@
 """Training on a large channel, File mode against Pipe mode, CSV against recordio-protobuf.
 
     python bench/pipe_train.py [--size-mb 2048] [--algorithms linear,kmeans,xgboost]
+                               [--modes File,Pipe] [--formats csv,recordio]
 
 Writes a CSV channel of about --size-mb MB (the label first, 0 or 1, then 20 features) in
 64 MB files, and the same records as recordio-protobuf (float32, as the SageMaker SDK
@@ -116,6 +117,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=2048, help="CSV size (default 2048)")
     parser.add_argument("--algorithms", default="linear,kmeans,xgboost")
+    parser.add_argument("--modes", default="File,Pipe", help="File, Pipe or both")
+    parser.add_argument("--formats", default="csv,recordio", help="csv, recordio or both")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -136,7 +139,9 @@ def main() -> None:
                 ("csv", csv_parts, "text/csv"),
                 ("recordio", rec_parts, RECORDIO),
             ):
-                for mode in ("File", "Pipe"):
+                if form not in args.formats.split(","):
+                    continue
+                for mode in args.modes.split(","):
                     root = work / f"{algorithm}-{form}-{mode}"
                     outcome = train(root, algorithm, files, content_type, mode)
                     if outcome.failure is not None:
