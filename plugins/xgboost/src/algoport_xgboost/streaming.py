@@ -19,6 +19,7 @@ CSV or recordio-protobuf channel its first chunk (the width), of a libsvm channe
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -218,6 +219,45 @@ def _whole_groups(chunks: Iterator[libsvm.LibsvmRows]) -> Iterator[list[libsvm.L
         yield held
 
 
+# External memory keeps a page per batch it is given, so small batches (recordio-protobuf
+# decodes 1024 records at a time) are joined up to this many values: 16 MB of float64.
+# Measured on 10M records: 1024-record batches took 3.8 GB and 578 s, CSV's 4 MB ones 0.9 GB.
+BATCH_VALUES = 1 << 21
+
+
+def _large_batches(tables: Iterator[Table]) -> Iterator[Table]:
+    """Dense tables joined until each holds ``BATCH_VALUES`` values; sparse ones as they come."""
+    held: list[Table] = []
+    values = 0
+    for table in tables:
+        if not isinstance(table.features, np.ndarray) or table.qid is not None:
+            if held:
+                yield _joined(held)
+                held, values = [], 0
+            yield table
+            continue
+        held.append(table)
+        values += table.n_rows * table.n_features
+        if values >= BATCH_VALUES:
+            yield _joined(held)
+            held, values = [], 0
+    if held:
+        yield _joined(held)
+
+
+def _joined(tables: list[Table]) -> Table:
+    if len(tables) == 1:
+        return tables[0]
+    weights = [t.weights for t in tables if t.weights is not None]
+    return dataclasses.replace(
+        tables[0],
+        features=np.concatenate([t.features for t in tables]),
+        labels=np.concatenate([t.labels for t in tables]),
+        weights=np.concatenate(weights) if len(weights) == len(tables) else None,
+        origin=None,
+    )
+
+
 class ChannelBatches(xgb.DataIter):
     """One channel's records for XGBoost, a chunk at a time; each pass reads the next epoch.
 
@@ -266,7 +306,7 @@ class ChannelBatches(xgb.DataIter):
             raise ReadingStopped
         if self._tables is None:
             self.passes += 1
-            self._tables = self._pass(next(self._epochs))
+            self._tables = _large_batches(self._pass(next(self._epochs)))
         table = next(self._tables, None)
         if table is None:
             return False
