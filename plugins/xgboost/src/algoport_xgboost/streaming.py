@@ -6,8 +6,8 @@ records, about one byte per feature value, as pages to a temporary directory
 (``ExtMemQuantileDMatrix``) that each boosting round reads back; the directory goes with
 the matrix. Memory then holds a page and the per-record training state (gradients,
 labels, predictions; about 30 bytes a record), not the quantised matrix: a 2 GB CSV
-channel of 10M records trained at 1.2 GB peak with an in-memory ``QuantileDMatrix``, under
-0.6 GB this way. The pages on disk are a tenth of the text Pipe mode spares the disk.
+channel of 10M records trained at 1.2 GB peak with an in-memory ``QuantileDMatrix``, at
+0.7 GB this way. The pages on disk are a tenth of the text Pipe mode spares the disk.
 
 XGBoost reads the iterator several times (xgboost 3.2): 3 passes for channel ``train``, 2
 for ``validation``, which is quantised with train's bins. Each pass reads the channel's
