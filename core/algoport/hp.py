@@ -6,8 +6,18 @@ from algoport.hyperparameters import (
     Float,
     HyperParameter,
     Integer,
+    InvalidValue,
     List,
     String,
 )
 
-__all__ = ["Boolean", "Categorical", "Float", "HyperParameter", "Integer", "List", "String"]
+__all__ = [
+    "Boolean",
+    "Categorical",
+    "Float",
+    "HyperParameter",
+    "Integer",
+    "InvalidValue",
+    "List",
+    "String",
+]

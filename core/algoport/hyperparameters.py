@@ -25,8 +25,11 @@ TUNING_OBJECTIVE_KEY = "_tuning_objective_metric"
 RESERVED_KEYS = frozenset({TUNING_OBJECTIVE_KEY})
 
 
-class _Invalid(Exception):
-    """A value does not fit its declaration; carries the 'expected …' phrase."""
+class InvalidValue(ValueError):
+    """A value does not fit its declaration; carries the 'expected …' phrase.
+
+    Raised by ``convert``; a plugin's own kind of hyperparameter raises it too.
+    """
 
 
 def _unquote(raw: str) -> Any:
@@ -65,7 +68,7 @@ class HyperParameter:
         raise NotImplementedError
 
     def convert(self, value: Any) -> Any:
-        """Turn an unquoted value into this type or raise ``_Invalid``."""
+        """Turn an unquoted value into this type or raise ``InvalidValue``."""
         raise NotImplementedError
 
     def coerce(self, raw: str) -> Any:
@@ -99,7 +102,7 @@ class _Ranged(HyperParameter):
             value > self.max or (self.max_open and value == self.max)
         )
         if too_low or too_high:
-            raise _Invalid(self.expected())
+            raise InvalidValue(self.expected())
 
     def range_text(self) -> str:
         return _bounds(self.min, self.max, self.min_open, self.max_open)
@@ -114,16 +117,16 @@ class Integer(_Ranged):
 
     def convert(self, value: Any) -> int:
         if isinstance(value, bool):
-            raise _Invalid(self.expected())
+            raise InvalidValue(self.expected())
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, str):
             try:
                 value = int(value.strip())
             except ValueError:
-                raise _Invalid(self.expected()) from None
+                raise InvalidValue(self.expected()) from None
         if not isinstance(value, int):
-            raise _Invalid(self.expected())
+            raise InvalidValue(self.expected())
         self._check_range(value)
         return value
 
@@ -137,14 +140,14 @@ class Float(_Ranged):
 
     def convert(self, value: Any) -> float:
         if isinstance(value, bool):
-            raise _Invalid(self.expected())
+            raise InvalidValue(self.expected())
         if isinstance(value, str):
             try:
                 value = float(value.strip())
             except ValueError:
-                raise _Invalid(self.expected()) from None
+                raise InvalidValue(self.expected()) from None
         if not isinstance(value, int | float) or not math.isfinite(value):
-            raise _Invalid(self.expected())
+            raise InvalidValue(self.expected())
         self._check_range(float(value))
         return float(value)
 
@@ -168,7 +171,7 @@ class Boolean(HyperParameter):
             return True
         if text in _FALSE:
             return False
-        raise _Invalid(self.expected())
+        raise InvalidValue(self.expected())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,7 +183,7 @@ class String(HyperParameter):
 
     def convert(self, value: Any) -> str:
         if isinstance(value, list | dict):
-            raise _Invalid(self.expected())
+            raise InvalidValue(self.expected())
         if isinstance(value, bool):
             return "true" if value else "false"
         return str(value)
@@ -207,7 +210,7 @@ class Categorical(HyperParameter):
     def convert(self, value: Any) -> str:
         text = value if isinstance(value, str) else json.dumps(value)
         if text not in self.choices:
-            raise _Invalid(self.expected())
+            raise InvalidValue(self.expected())
         return text
 
     def coerce(self, raw: str) -> str:
@@ -236,11 +239,11 @@ class List(HyperParameter):
         if not isinstance(value, list):
             value = [value]
         if len(value) < self.min_length:
-            raise _Invalid(self.expected() + f" with at least {self.min_length} items")
+            raise InvalidValue(self.expected() + f" with at least {self.min_length} items")
         try:
             return [self.item.convert(v) for v in value]
-        except _Invalid:
-            raise _Invalid(self.expected()) from None
+        except InvalidValue:
+            raise InvalidValue(self.expected()) from None
 
 
 @dataclass(frozen=True)
@@ -332,7 +335,7 @@ class HyperParameterSchema:
             text = value if isinstance(value, str) else json.dumps(value)
             try:
                 values[name] = spec.coerce(text)
-            except _Invalid as invalid:
+            except InvalidValue as invalid:
                 shown = text if len(text) <= 80 else text[:77] + "..."
                 problems.append(
                     Problem(

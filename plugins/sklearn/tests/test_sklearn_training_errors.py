@@ -167,6 +167,14 @@ BEYOND_FLOAT32 = "0,1.0,2.0\n1,2.0,-1e39\n0,1.5,2.5\n1,2.5,0.5\n"
             "'random'.",
             id="init-method-spelling",
         ),
+        pytest.param(
+            "linear",
+            {"predictor_type": "binary_classifier", "positive_example_weight_mult": "heavy"},
+            {"train": BINARY},
+            "Hyperparameter 'positive_example_weight_mult' has value 'heavy'; expected auto or "
+            "balanced or a number in (0, ∞).",
+            id="word-or-number",
+        ),
     ],
 )
 def test_user_errors_are_reported_in_the_failure_file(

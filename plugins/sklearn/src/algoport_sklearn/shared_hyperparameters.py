@@ -73,9 +73,8 @@ class OrWords(hp.HyperParameter):
             return value.strip().lower()
         try:
             return self.value.convert(value)
-        except Exception as invalid:
-            # The core's "value does not fit" error, whose text is what was expected.
-            raise type(invalid)(self.expected()) from None
+        except hp.InvalidValue:
+            raise hp.InvalidValue(self.expected()) from None
 
 
 def or_words(value: hp.HyperParameter, words: tuple[str, ...], description: str) -> OrWords:
