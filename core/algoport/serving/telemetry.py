@@ -107,14 +107,20 @@ class ModelMetrics:
     """One model's series, bound once so a request only observes."""
 
     def __init__(self, metrics: ServingMetrics, model: str, algorithm: str) -> None:
-        self._requests = metrics.requests
-        self._labels = (model, algorithm)
         self._phases: dict[str, Any] = {
             phase: metrics.phases.labels(model, algorithm, phase) for phase in PHASES
         }
+        self._labels = (model, algorithm)
+        self._counter = metrics.requests
+        self._requests: dict[int, Any] = {}
 
     def observe(self, phase: str, seconds: float) -> None:
         self._phases[phase].observe(seconds)
 
     def count(self, status: int) -> None:
-        self._requests.labels(*self._labels, f"{status // 100}xx").inc()
+        status_class = status // 100
+        child = self._requests.get(status_class)
+        if child is None:  # bound once per class: labels() takes a lock and builds a key
+            child = self._counter.labels(*self._labels, f"{status_class}xx")
+            self._requests[status_class] = child
+        child.inc()
