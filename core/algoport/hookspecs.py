@@ -243,7 +243,9 @@ def capabilities() -> Capabilities:  # type: ignore[empty-body]
     combines every host's data when the job has several hosts; without it, several hosts
     with a ``ShardedByS3Key`` channel are a user error before ``fit`` runs, and ``algoport
     spec`` writes ``SupportsDistributedTraining: false``. ``independent_rows=True`` says a
-    record's prediction never depends on the other records of its request.
+    record's prediction never depends on the other records of its request: ``serve`` then
+    predicts a large line-based or RecordIO request chunk by chunk (``ALGOPORT_STREAM_CHUNK_MB``)
+    and requests that wait together in one call (``ALGOPORT_MAX_BATCH_SIZE``).
     Not implemented: ``Capabilities()``, every field false, which is never wrong.
     Clash: only the algorithm plugin may implement it; the first non-None result wins.
     """
