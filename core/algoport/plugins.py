@@ -8,7 +8,7 @@ of different algorithms side by side.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import metadata
@@ -335,7 +335,22 @@ class Algorithm:
             return self._pm.hook.load(model_dir=readable_dir)
 
     def predict(self, model: Any, data: Any, invocation: Invocation) -> Any:
+        alone = self._sole_predict
+        if alone is not None:
+            function, argnames = alone
+            arguments = {"model": model, "data": data, "invocation": invocation}
+            return function(*[arguments[name] for name in argnames])
         return self._pm.hook.predict(model=model, data=data, invocation=invocation)
+
+    @cached_property
+    def _sole_predict(self) -> tuple[Callable[..., Any], tuple[str, ...]] | None:
+        """The one predict implementation and the arguments it takes, when no other
+        implementation or wrapper shares the hook: called directly, as pluggy would call it.
+        pluggy's dispatch cost ~5 µs, a few percent of a 1-row request."""
+        impls = self._pm.hook.predict.get_hookimpls()
+        if len(impls) != 1 or impls[0].hookwrapper or impls[0].wrapper:
+            return None
+        return impls[0].function, tuple(impls[0].argnames)
 
     def predict_columns(self, model: Any, data: Any, invocation: Invocation) -> Columns:
         """``predict``, its result checked into named columns, one row per record.
