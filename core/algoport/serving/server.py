@@ -251,8 +251,14 @@ def _check_selection(settings: Settings, model_dir: Path) -> None:
 
 
 def run_server(settings: Settings) -> int:
-    with tempfile.TemporaryDirectory(prefix="algoport-metrics-") as metrics_dir:
-        share_between_workers(Path(metrics_dir))
+    with contextlib.ExitStack() as stack:
+        if settings.workers > 1:
+            # One worker keeps its metrics in memory: the files of prometheus-client's
+            # multi-process mode tripled the cost of each observation.
+            metrics_dir = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="algoport-metrics-")
+            )
+            share_between_workers(Path(metrics_dir))
         if not settings.multi_model:
             model_dir = ContractPaths(settings.base_dir).model_dir
             return _run_workers(settings, model_dir, f"model {model_dir}")

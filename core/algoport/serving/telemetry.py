@@ -1,10 +1,11 @@
 """``GET /metrics``: what each model costs, in Prometheus text, summed over the workers.
 
-Each worker is a process, so the metrics go through prometheus-client's multi-process
-mode: every worker writes its values to files in one directory, which ``serve`` creates
-empty and names in ``PROMETHEUS_MULTIPROC_DIR`` before any worker starts (the library
-reads it when imported, hence the imports inside functions here), and any worker sums
-them on a scrape. SageMaker's CloudWatch metrics have no per-model split; these do.
+With several workers, each a process, the metrics go through prometheus-client's
+multi-process mode: every worker writes its values to files in one directory, which
+``serve`` creates empty and names in ``PROMETHEUS_MULTIPROC_DIR`` before any worker starts
+(the library reads it when imported, hence the imports inside functions here), and any
+worker sums them on a scrape. A lone worker keeps them in memory, where an observation
+costs a third as much. SageMaker's CloudWatch metrics have no per-model split; these do.
 
 Single-model endpoints label their model ``""``.
 """
