@@ -168,9 +168,10 @@ def _decode_plain(text: bytes) -> npt.NDArray[np.float64] | None:
         ends[n_cols - 1 : -1 : n_cols] - _MAX_WIDTH, newlines
     ):
         return None
-    # Each field's last `width` bytes, one row each (a strided view: one copy of the body).
+    # Each field's last `width` bytes, one row each (a strided view: one copy of the body),
+    # transposed so that each step below runs over contiguous memory.
     windows = np.ndarray((len(buf) - width + 1,), np.dtype((np.void, width)), buf, 0, (1,))
-    cells = windows[ends - width].view(np.uint8).reshape(-1, width)
+    cells = windows[ends - width].view(np.uint8).reshape(-1, width).T.copy()
     digits = cells - np.uint8(ord("0"))
     is_digit = digits < 10
     digits *= is_digit
@@ -180,10 +181,10 @@ def _decode_plain(text: bytes) -> npt.NDArray[np.float64] | None:
     mantissa = np.zeros(len(ends), np.int64)
     trailing_digits = np.zeros(len(ends), np.uint8)
     for column in range(width):
-        mantissa *= shift[:, column]
-        mantissa += digits[:, column]
+        mantissa *= shift[column]
+        mantissa += digits[column]
         trailing_digits += 1
-        trailing_digits *= is_digit[:, column]
+        trailing_digits *= is_digit[column]
     empty = lengths == 0  # NaN, unless a row is blank
     first = buf[ends - lengths]
     signed = (first == ord("+")) | (first == ord("-"))
