@@ -75,6 +75,34 @@ def test_batched_replies_equal_unbatched_ones_byte_for_byte(tmp_path: Path) -> N
     assert sum(log) == 15
 
 
+def test_metrics_count_every_batched_request_and_each_shared_predict(tmp_path: Path) -> None:
+    bodies = [body(rows, start=10 * rows) for rows in (1, 2, 3, 4)]
+    with serve(tmp_path, "fixture-independent-rows") as server:
+        replies = post_together(server, [{"content": b, "headers": CSV} for b in bodies])
+        predicts = len(calls(server.model_dir))
+        exposition = server.client.get("/metrics").text
+    assert [r.status_code for r in replies] == [200] * 4
+    assert predicts < 5, "the four requests were not batched"
+
+    def count(series: str) -> float:
+        labels = 'algorithm="fixture-independent-rows",model=""'
+        line = next(line for line in exposition.splitlines() if line.startswith(series + "{"))
+        assert labels in line, line
+        return float(line.rpartition(" ")[2])
+
+    phases = {
+        phase: sum(
+            float(line.rpartition(" ")[2])
+            for line in exposition.splitlines()
+            if line.startswith("algoport_request_phase_seconds_count")
+            and f'phase="{phase}"' in line
+        )
+        for phase in ("decode", "predict", "encode")
+    }
+    assert count("algoport_requests_total") == 5  # the four and the blocker
+    assert phases == {"decode": 5, "predict": predicts, "encode": 5}
+
+
 def test_a_bad_request_fails_alone(tmp_path: Path) -> None:
     good = [body(2, start=s) for s in (1, 2, 3)]
     requests = [

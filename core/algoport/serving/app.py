@@ -95,12 +95,15 @@ class ModelHost:
         self, body: bytes, decoder: Format, encoder: Format, invocation: Invocation
     ) -> bytes:
         """Decode, predict, encode: the whole request, in one hand-off (see dispatch.py)."""
+        return self.answer(self.decode(body, decoder, invocation), encoder, invocation)
+
+    def decode(self, body: bytes, decoder: Format, invocation: Invocation) -> Any:
         assert decoder.decode is not None
         started = time.perf_counter()
         data = decoder.decode(body, invocation.content_type)
         if self.metrics is not None:
             self.metrics.observe("decode", time.perf_counter() - started)
-        return self.answer(data, encoder, invocation)
+        return data
 
     def answer(self, data: Any, encoder: Format, invocation: Invocation) -> bytes:
         """Predict the decoded ``data`` and encode the predictions."""

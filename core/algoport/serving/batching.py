@@ -151,10 +151,9 @@ class Batcher:
             outcomes: list[Outcome | None] = [None] * len(batch)
             decoded: list[Any] = [None] * len(batch)
             for index, request in enumerate(batch):
-                assert request.decoder.decode is not None
                 try:
-                    decoded[index] = request.decoder.decode(
-                        request.body, request.invocation.content_type
+                    decoded[index] = self.host.decode(
+                        request.body, request.decoder, request.invocation
                     )
                 except Exception as exc:
                     outcomes[index] = exc
