@@ -16,7 +16,6 @@ from typing import Any, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from algoport.errors import DataError
 from algoport.formats import recordio
@@ -44,6 +43,9 @@ _INT32: Final = np.iinfo(np.int32)
 @functools.cache
 def record_class() -> type[Any]:
     """The ``aialgs.data.Record`` message class (built once, on first call)."""
+    # Imported here: protobuf took ~20 ms of every `serve` start, most never sent this type.
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
     field = descriptor_pb2.FieldDescriptorProto
     file = descriptor_pb2.FileDescriptorProto(
         name="aialgs/data/record.proto", package=_PACKAGE, syntax="proto2"
