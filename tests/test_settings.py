@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,19 @@ def test_defaults_follow_the_platform() -> None:
     assert settings.max_concurrent_transforms == settings.workers
     assert settings.algorithm is None
     assert settings.log_level == 20
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_workers_and_native_threads_count_the_cpus_the_process_may_use() -> None:
+    # As under `taskset -c 0` or a container's cpuset: one CPU of however many there are.
+    script = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "from algoport.settings import Settings; s = Settings.from_environ({}); "
+        "print(s.workers, s.native_threads)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "1"]
 
 
 def test_values_are_parsed_to_their_types() -> None:

@@ -350,10 +350,18 @@ VARIABLES: dict[str, Variable[Any]] = {
 }
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on: fewer than the machine has under ``taskset`` or a
+    container's cpuset."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 # Defaults that depend on the machine or on other settings, filled in this order when the
 # variable is unset (README shows them through ``shown_default``).
 DERIVED_DEFAULTS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
-    "workers": lambda values: os.cpu_count() or 1,
+    "workers": lambda values: usable_cpus(),
     # Unset, the whole-body limit stays that of a real-time request: a 1 GB body is already
     # in memory, and a streamed request decodes one chunk at a time.
     "max_decoded_mb": lambda values: (
@@ -361,7 +369,7 @@ DERIVED_DEFAULTS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     ),
     "max_concurrent_transforms": lambda values: values["workers"],
     "model_memory_mb": lambda values: default_model_memory_bytes() // MB,
-    "native_threads": lambda values: max(1, (os.cpu_count() or 1) // values["workers"]),
+    "native_threads": lambda values: max(1, usable_cpus() // values["workers"]),
 }
 
 
