@@ -289,7 +289,7 @@ VARIABLES: dict[str, Variable[Any]] = {
     ),
     "inline_predict_ms": Variable.number(
         "ALGOPORT_INLINE_PREDICT_MS",
-        0.5,
+        2.0,
         0.0,
         100.0,
         "requests whose decode-predict-encode takes less run on the event loop, skipping "
