@@ -45,8 +45,6 @@ from algoport.plugins import ALGORITHMS_GROUP, discover, select_algorithm
 from algoport.plugins import selected_algorithm as load_selected
 from algoport.serving.app import ModelHost, create_app, freeze_start_up
 from algoport.serving.dispatch import PREDICT_THREAD_PREFIX
-from algoport.serving.model_registry import ModelRegistry
-from algoport.serving.multi_model import create_multi_model_app
 from algoport.serving.native_threads import limit_native_threads
 from algoport.serving.telemetry import share_between_workers, worker_exited
 from algoport.settings import Settings
@@ -137,6 +135,10 @@ def serve_worker(
         limit_native_threads(settings.native_threads)
     make_app: Callable[[Callable[[BaseException], None]], Any]
     if settings.multi_model:
+        # Imported here: a single-model worker's start-up needs none of it.
+        from algoport.serving.model_registry import ModelRegistry
+        from algoport.serving.multi_model import create_multi_model_app
+
         if on_ready is not None:
             on_ready()  # ready to load models
 
@@ -262,6 +264,8 @@ def run_server(settings: Settings) -> int:
         if not settings.multi_model:
             model_dir = ContractPaths(settings.base_dir).model_dir
             return _run_workers(settings, model_dir, f"model {model_dir}")
+        from algoport.serving.model_registry import ModelRegistry
+
         registry = ModelRegistry.temporary()
         try:
             return _run_workers(settings, registry.directory, "no model (multi-model endpoint)")
