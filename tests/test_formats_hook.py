@@ -52,14 +52,8 @@ def test_a_format_clash_stops_training_naming_both_plugins(
 def test_a_format_clash_stops_serving_before_any_request(tmp_path: Path) -> None:
     model = tmp_path / "ml" / "model"
     model.mkdir(parents=True)
-    server = ServeProcess(model, "fixture-format-clash", wait_ready=False)
-    server.start()
-    try:
-        assert server.process is not None
-        code = server.process.wait(60)
-        logs = server.logs()
-    finally:
-        server.stop()
+    server = ServeProcess(model, "fixture-format-clash")
+    code, logs = server.run_until_exit()
     assert code != 0
     assert CLASH in logs
 

@@ -152,14 +152,8 @@ def test_accept_that_refuses_everything_is_406(server: ServeProcess) -> None:
 
 def test_a_default_accept_the_algorithm_does_not_produce_stops_start_up(model_dir: Path) -> None:
     env = {"SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/html"}
-    server = ServeProcess(model_dir, env=env, wait_ready=False)
-    server.start()
-    try:
-        assert server.process is not None
-        code = server.process.wait(timeout=60)
-        logs = server.logs()
-    finally:
-        server.stop()
+    server = ServeProcess(model_dir, env=env)
+    code, logs = server.run_until_exit()
 
     assert code == 3, logs
     assert "platform error" in logs

@@ -115,16 +115,8 @@ def test_two_extensions_opening_the_model_stop_serve_naming_both(
     write_distribution(
         site, "algoport-second-opener", "[algoport.extensions]\nsecond-opener = second_opener\n"
     )
-    server = ServeProcess(
-        model_dir, "fixture-linear", env={"PYTHONPATH": str(site)}, wait_ready=False
-    )
-    server.start()
-    try:
-        assert server.process is not None
-        code = server.process.wait(timeout=60)
-        logs = server.logs()
-    finally:
-        server.stop()
+    server = ServeProcess(model_dir, "fixture-linear", env={"PYTHONPATH": str(site)})
+    code, logs = server.run_until_exit()
 
     assert code != 0
     assert "both implement open_model" in logs

@@ -366,15 +366,8 @@ def test_load_failure_exits_non_zero_with_the_cause_logged(tmp_path: Path, worke
         "fixture-slow-load",
         env={"FIXTURE_LOAD_FAILS": "1"},
         workers=workers,
-        wait_ready=False,
     )
-    server.start()
-    try:
-        assert server.process is not None
-        code = server.process.wait(60)
-        logs = server.logs()
-    finally:
-        server.stop()
+    code, logs = server.run_until_exit()
     assert code != 0
     assert "loading the model failed: FileNotFoundError: no model file in" in logs
 
@@ -435,14 +428,8 @@ def test_two_workers_serve(model_dir: Path) -> None:
 def test_model_of_another_algorithm_is_a_clear_error(model_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "ml" / "model"
     shutil.copytree(model_dir, copy)
-    server = ServeProcess(copy, "fixture-serve-only", wait_ready=False)
-    server.start()
-    try:
-        assert server.process is not None
-        code = server.process.wait(60)
-        logs = server.logs()
-    finally:
-        server.stop()
+    server = ServeProcess(copy, "fixture-serve-only")
+    code, logs = server.run_until_exit()
     assert code != 0
     assert (
         "The model was trained by algorithm 'fixture-linear' but ALGOPORT_ALGORITHM is "

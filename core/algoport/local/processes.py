@@ -110,6 +110,22 @@ class ServeProcess:
         self.stop()
 
     def start(self) -> None:
+        self._launch()
+        if self.wait_ready:
+            self.wait_until_ready()
+
+    def run_until_exit(self, timeout: float = 60) -> tuple[int, str]:
+        """Start ``serve`` and wait for it to stop by itself, as it does when its start-up
+        fails: its exit code and what it printed. Past ``timeout`` it is stopped and
+        ``subprocess.TimeoutExpired`` raised."""
+        self._launch()
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout), self.logs()
+        finally:
+            self.stop()
+
+    def _launch(self) -> None:
         if self.capture_logs:
             self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
         self.started_at = time.monotonic()
@@ -119,8 +135,6 @@ class ServeProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT if self._log else None,
         )
-        if self.wait_ready:
-            self.wait_until_ready()
 
     @property
     def client(self) -> httpx.Client:
